@@ -1,0 +1,16 @@
+#pragma once
+// One process-wide pool, sized once (the --threads flag, default: all cores).
+#include <cstdint>
+#include <functional>
+
+namespace plumb {
+
+// Sets the intra-op thread count for plumb, OpenBLAS and oneDNN. Call before the first op;
+// a later call with a different count throws Error.
+void set_num_threads(int n);
+int num_threads();
+
+// Runs fn(begin, end) over [0, n) in chunks of at least `grain`; serial when small or nested.
+void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
+
+}  // namespace plumb

@@ -1,0 +1,9 @@
+#include "backends/cpu/fast/fast.h"
+#include "ops/op_def.h"
+
+namespace plumb::backends {
+void register_fast_kernels() {
+  fast::register_blas();
+  fast::register_onednn();
+}
+}  // namespace plumb::backends

@@ -1,0 +1,5 @@
+#include "backends/cpu/reference/reference.h"
+
+namespace plumb::backends::reference {
+void register_elementwise() {}
+}  // namespace plumb::backends::reference

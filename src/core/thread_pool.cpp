@@ -1,0 +1,134 @@
+#include "plumb/thread_pool.h"
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "plumb/error.h"
+
+namespace plumb {
+
+namespace {
+
+// A fixed pool of workers; parallel_for splits [0, n) into one chunk per worker plus the caller.
+class Pool {
+ public:
+  explicit Pool(int n) : size_(n) {
+    for (int i = 1; i < n; ++i) workers_.emplace_back([this, i] { loop(i); });
+  }
+  ~Pool() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    for (auto& t : workers_) t.join();
+  }
+  int size() const { return size_; }
+
+  void run(int64_t n, int64_t chunks, const std::function<void(int64_t, int64_t)>& fn) {
+    std::unique_lock run_lock(run_mu_);  // one parallel region at a time
+    {
+      std::lock_guard lock(mu_);
+      fn_ = &fn;
+      n_ = n;
+      chunks_ = chunks;
+      next_.store(0);
+      pending_ = chunks;
+      ++generation_;
+    }
+    cv_.notify_all();
+    work();
+    std::unique_lock lock(mu_);
+    done_cv_.wait(lock, [&] { return pending_ == 0; });
+    fn_ = nullptr;
+  }
+
+ private:
+  void work() {
+    for (;;) {
+      const int64_t c = next_.fetch_add(1);
+      if (c >= chunks_) return;
+      const int64_t begin = n_ * c / chunks_, end = n_ * (c + 1) / chunks_;
+      in_parallel_ = true;
+      (*fn_)(begin, end);
+      in_parallel_ = false;
+      std::lock_guard lock(mu_);
+      if (--pending_ == 0) done_cv_.notify_all();
+    }
+  }
+  void loop(int) {
+    uint64_t seen = 0;
+    for (;;) {
+      {
+        std::unique_lock lock(mu_);
+        cv_.wait(lock, [&] { return stop_ || generation_ != seen; });
+        if (stop_) return;
+        seen = generation_;
+      }
+      work();
+    }
+  }
+
+ public:
+  static thread_local bool in_parallel_;
+
+ private:
+  int size_;
+  std::vector<std::thread> workers_;
+  std::mutex mu_, run_mu_;
+  std::condition_variable cv_, done_cv_;
+  const std::function<void(int64_t, int64_t)>* fn_ = nullptr;
+  int64_t n_ = 0, chunks_ = 0, pending_ = 0;
+  std::atomic<int64_t> next_{0};
+  uint64_t generation_ = 0;
+  bool stop_ = false;
+};
+thread_local bool Pool::in_parallel_ = false;
+
+std::atomic<int> g_requested{0};
+
+int default_threads() {
+  const unsigned hc = std::thread::hardware_concurrency();
+  return hc == 0 ? 1 : static_cast<int>(hc);
+}
+
+Pool& pool() {
+  static Pool p(g_requested.load() > 0 ? g_requested.load() : default_threads());
+  return p;
+}
+
+bool g_pool_started = false;
+
+}  // namespace
+
+void configure_library_threads(int n);  // OpenBLAS / oneDNN, defined in the fast backend
+
+void set_num_threads(int n) {
+  if (n < 1) fail("threads: must be at least 1, got ", n);
+  if (g_pool_started && n != pool().size())
+    fail("threads: the pool already runs ", pool().size(), " threads; set the count once, before the first op");
+  g_requested.store(n);
+  configure_library_threads(n);
+}
+
+int num_threads() {
+  g_pool_started = true;
+  return pool().size();
+}
+
+void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
+  if (n <= 0) return;
+  grain = std::max<int64_t>(grain, 1);
+  const int threads = num_threads();
+  const int64_t chunks = std::min<int64_t>(threads, (n + grain - 1) / grain);
+  if (chunks <= 1 || Pool::in_parallel_) {
+    fn(0, n);
+    return;
+  }
+  pool().run(n, chunks, fn);
+}
+
+}  // namespace plumb

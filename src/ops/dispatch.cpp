@@ -1,0 +1,256 @@
+// The one dispatcher: infer -> (meta: stop) -> allocate -> pick kernel -> run (timed when observed)
+// -> record tape node -> notify observers (profiler, graph capture).
+#include "plumb/dispatch.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <mutex>
+
+#include "ops/op_def.h"
+
+namespace plumb {
+
+namespace {
+std::atomic<int> g_observer_count{0};
+std::mutex g_observer_mu;
+std::vector<DispatchObserver*> g_observers;
+TapeRecorder g_tape = nullptr;
+
+thread_local Phase t_phase = Phase::forward;
+thread_local uint64_t t_forward_seq = 0;
+thread_local uint64_t t_seq = 0;
+thread_local std::vector<std::string> t_regions;
+thread_local std::vector<std::string> t_modules;
+thread_local std::string t_backend;
+thread_local bool t_decompose = false;
+thread_local bool t_grad_mode = true;
+thread_local Cost* t_cost_probe = nullptr;  // set while op_cost sums a composite on meta
+
+bool observing() { return g_observer_count.load(std::memory_order_relaxed) > 0 && !t_cost_probe; }
+
+template <class F>
+void for_each_observer(F&& f) {
+  std::lock_guard lock(g_observer_mu);
+  for (DispatchObserver* o : g_observers) f(*o);
+}
+
+const Kernel* select_kernel(const OpDef& op, DeviceType device, DType dtype) {
+  const Kernel* best = nullptr;
+  for (const Kernel* k : ops::kernel_list(op)) {
+    if (k->device != device) continue;
+    if (std::find(k->dtypes.begin(), k->dtypes.end(), dtype) == k->dtypes.end()) continue;
+    if (!t_backend.empty()) {
+      if (k->backend == t_backend) return k;
+      if (!best && k->backend == "reference") best = k;  // forced backend lacks this op: the reference runs
+      continue;
+    }
+    return k;  // kernel_list is sorted best first
+  }
+  return best;
+}
+
+[[noreturn]] void no_kernel(const OpDef& op, Device device, DType dtype) {
+  std::string have;
+  for (const Kernel* k : ops::kernel_list(op)) {
+    if (!have.empty()) have += ", ";
+    have += k->backend + "@" + Device{k->device, 0}.str() + "[";
+    for (size_t i = 0; i < k->dtypes.size(); ++i) have += (i ? "," : "") + std::string(dtype_name(k->dtypes[i]));
+    have += "]";
+  }
+  fail(op.name, ": no kernel for device ", device.str(), " and dtype ", dtype_name(dtype),
+       " (has: ", have.empty() ? "none" : have, ")");
+}
+
+void notify(const OpDef& op, const Attrs& attrs, std::span<const Tensor> inputs, std::span<const Tensor> outputs,
+            const Kernel* kernel, uint64_t seq, int64_t t0, int64_t t1, std::span<const TensorSpec> in_specs,
+            std::span<const TensorSpec> out_specs) {
+  OpEvent e;
+  e.op = &op;
+  e.attrs = &attrs;
+  e.inputs = inputs;
+  e.outputs = outputs;
+  e.kernel = kernel;
+  e.seq = seq;
+  e.forward_seq = t_forward_seq;
+  e.phase = t_phase;
+  e.start_ns = t0;
+  e.end_ns = t1;
+  e.cost = op_cost(op, in_specs, out_specs, attrs);
+  e.regions = t_regions;
+  e.modules = t_modules;
+  for_each_observer([&](DispatchObserver& o) { o.on_op(e); });
+}
+}  // namespace
+
+int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string_view phase_name(Phase p) {
+  switch (p) {
+    case Phase::forward: return "forward";
+    case Phase::backward: return "backward";
+    case Phase::optimizer: return "optimizer";
+  }
+  return "?";
+}
+
+void add_observer(DispatchObserver* o) {
+  std::lock_guard lock(g_observer_mu);
+  g_observers.push_back(o);
+  g_observer_count.store(static_cast<int>(g_observers.size()), std::memory_order_relaxed);
+}
+
+void remove_observer(DispatchObserver* o) {
+  std::lock_guard lock(g_observer_mu);
+  g_observers.erase(std::remove(g_observers.begin(), g_observers.end(), o), g_observers.end());
+  g_observer_count.store(static_cast<int>(g_observers.size()), std::memory_order_relaxed);
+}
+
+PhaseScope::PhaseScope(Phase p, uint64_t forward_seq) : prev_(t_phase), prev_fwd_(t_forward_seq) {
+  t_phase = p;
+  t_forward_seq = forward_seq;
+}
+PhaseScope::~PhaseScope() {
+  t_phase = prev_;
+  t_forward_seq = prev_fwd_;
+}
+Phase current_phase() { return t_phase; }
+
+RegionScope::RegionScope(std::string name) {
+  t_regions.push_back(std::move(name));
+  if (observing()) {
+    const int64_t t = now_ns();
+    for_each_observer([&](DispatchObserver& o) { o.on_region_begin(t_regions.back(), t); });
+  }
+}
+RegionScope::~RegionScope() {
+  if (observing()) {
+    const int64_t t = now_ns();
+    for_each_observer([&](DispatchObserver& o) { o.on_region_end(t_regions.back(), t); });
+  }
+  t_regions.pop_back();
+}
+
+ModuleScope::ModuleScope(std::string name) { t_modules.push_back(std::move(name)); }
+ModuleScope::~ModuleScope() { t_modules.pop_back(); }
+
+BackendScope::BackendScope(std::string backend) : prev_(std::move(t_backend)) { t_backend = std::move(backend); }
+BackendScope::~BackendScope() { t_backend = std::move(prev_); }
+
+DecomposeScope::DecomposeScope(bool decompose) : prev_(t_decompose) { t_decompose = decompose; }
+DecomposeScope::~DecomposeScope() { t_decompose = prev_; }
+
+bool grad_mode_enabled() { return t_grad_mode; }
+void set_grad_mode_enabled(bool on) { t_grad_mode = on; }
+
+void set_tape_recorder(TapeRecorder r) { g_tape = r; }
+
+Cost op_cost(const OpDef& op, std::span<const TensorSpec> in, std::span<const TensorSpec> out, const Attrs& attrs) {
+  if (op.cost) return op.cost(in, out, attrs);
+  // A composite without its own formula costs what its primitives cost.
+  std::vector<Tensor> metas;
+  for (const TensorSpec& s : in) metas.push_back(Tensor::from_spec({s.shape, s.dtype, kMeta}));
+  Cost total;
+  Cost* prev_probe = t_cost_probe;
+  const bool prev_decompose = t_decompose, prev_grad = t_grad_mode;
+  t_cost_probe = &total;
+  t_decompose = true;
+  t_grad_mode = false;
+  try {
+    op.decompose(metas, attrs);
+  } catch (...) {
+    t_cost_probe = prev_probe;
+    t_decompose = prev_decompose;
+    t_grad_mode = prev_grad;
+    throw;
+  }
+  t_cost_probe = prev_probe;
+  t_decompose = prev_decompose;
+  t_grad_mode = prev_grad;
+  return total;
+}
+
+std::vector<Tensor> dispatch(const OpDef& op, std::span<const Tensor> inputs, const Attrs& attrs) {
+  const int n = static_cast<int>(inputs.size());
+  if (n < op.min_inputs || (op.max_inputs >= 0 && n > op.max_inputs)) {
+    if (op.min_inputs == op.max_inputs) fail(op.name, ": expects ", op.min_inputs, " inputs, got ", n);
+    fail(op.name, ": expects ", op.min_inputs, " to ", op.max_inputs < 0 ? std::string("any number of") : std::to_string(op.max_inputs), " inputs, got ", n);
+  }
+  std::vector<TensorSpec> in_specs;
+  in_specs.reserve(inputs.size());
+  bool any_requires_grad = false;
+  for (int i = 0; i < n; ++i) {
+    const Tensor& t = inputs[i];
+    if (!t.defined()) fail(op.name, ": input ", i, " is undefined");
+    if (i > 0 && t.device() != inputs[0].device())
+      fail(op.name, ": input ", i, " is on ", t.device().str(), " but input 0 is on ", inputs[0].device().str());
+    in_specs.push_back(t.spec());
+    any_requires_grad = any_requires_grad || t.requires_grad();
+  }
+  std::vector<TensorSpec> out_specs = op.infer(in_specs, attrs);
+  const bool record_tape = g_tape && any_requires_grad && t_grad_mode && op.differentiable;
+  const Device device = n > 0 ? inputs[0].device() : (out_specs.empty() ? kCPU : out_specs[0].device);
+  const DType key_dtype =
+      op.key_input >= 0 && op.key_input < n ? in_specs[op.key_input].dtype : out_specs.at(0).dtype;
+  const uint64_t seq = ++t_seq;
+
+  const Kernel* kernel = nullptr;
+  if (device.type != DeviceType::meta && !op.is_view()) kernel = select_kernel(op, device.type, key_dtype);
+
+  // A composite runs as its decomposition unless a fused kernel stands in (and, under grad, has a vjp).
+  if (op.is_composite() &&
+      (t_decompose || device.type == DeviceType::meta || !kernel || (record_tape && !op.vjp))) {
+    RegionScope region(op.name);
+    return op.decompose(inputs, attrs);
+  }
+
+  std::vector<Tensor> outputs;
+  outputs.reserve(out_specs.size());
+  if (device.type == DeviceType::meta) {
+    for (const TensorSpec& s : out_specs) outputs.push_back(Tensor::from_spec(s));
+    if (t_cost_probe) *t_cost_probe += op_cost(op, in_specs, out_specs, attrs);
+    if (observing()) notify(op, attrs, inputs, outputs, nullptr, seq, now_ns(), now_ns(), in_specs, out_specs);
+  } else if (op.is_view()) {
+    const int64_t t0 = observing() ? now_ns() : 0;
+    outputs.push_back(op.view(inputs[0], out_specs[0], attrs));
+    if (observing()) notify(op, attrs, inputs, outputs, nullptr, seq, t0, now_ns(), in_specs, out_specs);
+  } else {
+    if (!kernel) no_kernel(op, device, key_dtype);
+    std::vector<Tensor> contiguous_inputs;
+    std::span<const Tensor> kernel_inputs = inputs;
+    if (!kernel->strided_inputs) {
+      for (int i = 0; i < n; ++i) {
+        if (inputs[i].is_contiguous()) continue;
+        if (contiguous_inputs.empty()) contiguous_inputs.assign(inputs.begin(), inputs.end());
+        const bool prev = t_grad_mode;
+        t_grad_mode = false;  // the copy is an implementation detail of this op, not on the tape
+        contiguous_inputs[i] = copy(inputs[i]);
+        t_grad_mode = prev;
+      }
+      if (!contiguous_inputs.empty()) kernel_inputs = contiguous_inputs;
+    }
+    for (const TensorSpec& s : out_specs) outputs.push_back(Tensor::from_spec(s));
+    KernelArgs args{kernel_inputs, outputs, attrs};
+    if (observing()) {
+      const int64_t t0 = now_ns();
+      kernel->fn(args);
+      const int64_t t1 = now_ns();
+      notify(op, attrs, inputs, outputs, kernel, seq, t0, t1, in_specs, out_specs);
+    } else {
+      kernel->fn(args);
+    }
+  }
+  if (record_tape) g_tape(op, attrs, inputs, outputs, seq);
+  return outputs;
+}
+
+Tensor dispatch1(const OpDef& op, std::span<const Tensor> inputs, const Attrs& attrs) {
+  std::vector<Tensor> out = dispatch(op, inputs, attrs);
+  if (out.size() != 1) fail(op.name, ": expected one output, got ", out.size());
+  return std::move(out[0]);
+}
+
+}  // namespace plumb
