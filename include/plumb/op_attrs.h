@@ -66,6 +66,18 @@ struct PoolAttrs : AttrsOf<PoolAttrs> {
   }
 };
 
+// avg_pool_backward needs the input shape (ambiguous under stride and ceil_mode).
+struct PoolBackwardAttrs : AttrsOf<PoolBackwardAttrs> {
+  Shape kernel, stride, padding;
+  bool ceil_mode = false;
+  bool count_include_pad = true;
+  Shape input_shape;
+  template <class F> void fields(F&& f) {
+    f("kernel", kernel); f("stride", stride); f("padding", padding); f("ceil_mode", ceil_mode);
+    f("count_include_pad", count_include_pad); f("input_shape", input_shape);
+  }
+};
+
 struct ShapeAttrs : AttrsOf<ShapeAttrs> {  // reshape (may hold one -1), expand
   Shape shape;
   template <class F> void fields(F&& f) { f("shape", shape); }

@@ -1,6 +1,8 @@
 #pragma once
 // cpu/fast: OpenBLAS and oneDNN kernels. No BLAS or oneDNN type leaves src/backends/cpu/fast.
 namespace plumb::backends::fast {
-void register_blas();    // blas.cpp
-void register_onednn();  // onednn_*.cpp
+void register_blas();          // blas.cpp
+void register_onednn();        // onednn.cpp: convolution
+void register_onednn_pool();   // onednn_pool.cpp: pooling
+void register_onednn_norm();   // onednn_norm.cpp: batch norm
 }  // namespace plumb::backends::fast

@@ -5,5 +5,7 @@ namespace plumb::backends {
 void register_fast_kernels() {
   fast::register_blas();
   fast::register_onednn();
+  fast::register_onednn_pool();
+  fast::register_onednn_norm();
 }
 }  // namespace plumb::backends
