@@ -51,8 +51,9 @@ struct Node {
   std::vector<Tensor> outputs;  // detached
   std::vector<Edge> next;       // one per input
   std::vector<bool> needs_grad;
+  size_t num_outputs = 0;
   uint64_t seq = 0;
-  bool released = false;
+  bool released = false;  // saved tensors freed after a backward without retain_graph
 };
 
 struct AutogradMeta {

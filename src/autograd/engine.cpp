@@ -28,6 +28,7 @@ void record(const OpDef& op, const Attrs& attrs, std::span<const Tensor> inputs,
   node->op = &op;
   node->attrs = attrs.clone();
   node->seq = seq;
+  node->num_outputs = outputs.size();
   for (const Tensor& in : inputs) {
     node->inputs.push_back(in.detach());
     Edge e;
@@ -87,7 +88,7 @@ void run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& r
     }
     Node* n = m->grad_fn.get();
     auto& buf = buffers[n];
-    buf.resize(n->outputs.size());
+    buf.resize(n->num_outputs);
     buf[m->output_nr] = accumulate(buf[m->output_nr], root_grads[r]);
     if (seen.insert(n).second) stack.push_back(n);
   }
@@ -114,7 +115,7 @@ void run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& r
       fail("backward: the graph through '", n->op->name,
            "' was already freed; call backward with retain_graph=true to run it twice");
     std::vector<Tensor>& grads = buffers[n];
-    grads.resize(n->outputs.size());
+    grads.resize(n->num_outputs);
     for (size_t i = 0; i < grads.size(); ++i)
       if (!grads[i].defined()) grads[i] = Tensor::zeros(n->outputs[i].shape(), n->outputs[i].dtype(), n->outputs[i].device());
     std::vector<Tensor> input_grads;
@@ -137,7 +138,7 @@ void run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& r
              " for an input of shape ", shape_str(n->inputs[i].shape()));
       if (e.node) {
         auto& buf = buffers[e.node.get()];
-        buf.resize(e.node->outputs.size());
+        buf.resize(e.node->num_outputs);
         buf[e.output_nr] = accumulate(buf[e.output_nr], g);
       } else if (e.leaf) {
         leaf_grad(e.leaf, g);

@@ -21,7 +21,9 @@ struct OpCase {
   std::shared_ptr<Attrs> attrs = std::make_shared<NoAttrs>();
   bool check_grad = true;            // gradient-check the floating inputs in f64
   std::vector<int> grad_inputs;      // which inputs to check; empty = every floating input
-  std::optional<Cost> expected_cost; // counted by brute force in the cases file
+  // Counted by brute force in the cases file, for the case's inputs cast to f32 (index and bool
+  // inputs keep their dtype), i.e. 4 bytes per floating element.
+  std::optional<Cost> expected_cost;
   double atol = 1e-4, rtol = 1e-4;   // f32 vs f64-reference tolerance
   double grad_tol = 1e-5;            // f64 numeric vs analytic gradient tolerance
   double grad_step = 1e-6;           // central-difference step

@@ -1,0 +1,50 @@
+# cmake -P script behind the install.find_package_consumer test; see tests.cmake for the variables.
+function(run what)
+  execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "install test: ${what} failed (${rc})\n${out}\n${err}")
+  endif()
+  set(last_output "${out}" PARENT_SCOPE)
+endfunction()
+
+set(prefix ${WORK_DIR}/prefix)
+set(consumer_build ${WORK_DIR}/consumer-build)
+file(REMOVE_RECURSE ${WORK_DIR})
+
+if(CONFIG)
+  run("cmake --install" ${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix ${prefix} --config ${CONFIG})
+else()
+  run("cmake --install" ${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix ${prefix})
+endif()
+
+foreach(f include/plumb/tensor.h include/plumb/ops.h bin/plumb)
+  if(NOT EXISTS ${prefix}/${f})
+    message(FATAL_ERROR "install test: ${prefix}/${f} was not installed")
+  endif()
+endforeach()
+file(GLOB_RECURSE config_files ${prefix}/*/plumbConfig.cmake ${prefix}/*/plumbConfigVersion.cmake)
+list(LENGTH config_files n_config)
+if(NOT n_config EQUAL 2)
+  message(FATAL_ERROR "install test: expected plumbConfig.cmake and plumbConfigVersion.cmake, found: ${config_files}")
+endif()
+
+# The installed CLI must run from the prefix (its RPATH finds the installed libplumb).
+run("installed plumb --version" ${prefix}/bin/plumb --version)
+if(NOT last_output MATCHES "${VERSION}")
+  message(FATAL_ERROR "install test: 'plumb --version' printed '${last_output}', expected ${VERSION}")
+endif()
+
+set(configure_args -S ${CONSUMER_DIR} -B ${consumer_build} -G ${GENERATOR}
+  -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_CXX_COMPILER=${CXX} -DCMAKE_BUILD_TYPE=Release)
+if(LAUNCHER)
+  list(APPEND configure_args -DCMAKE_CXX_COMPILER_LAUNCHER=${LAUNCHER})
+endif()
+if(CXX_FLAGS)
+  list(APPEND configure_args "-DCMAKE_CXX_FLAGS=${CXX_FLAGS}" "-DCMAKE_EXE_LINKER_FLAGS=${CXX_FLAGS}")
+endif()
+run("configuring the consumer" ${CMAKE_COMMAND} ${configure_args})
+run("building the consumer" ${CMAKE_COMMAND} --build ${consumer_build})
+
+find_program(consumer_exe consumer PATHS ${consumer_build} ${consumer_build}/Release NO_DEFAULT_PATH REQUIRED)
+run("running the consumer" ${consumer_exe})
+message(STATUS "${last_output}")
