@@ -102,6 +102,8 @@ void run_pair(benchmark::State& st, double flops, const std::function<void()>& p
   st.counters["plumb_ms"] = p * 1e3;
   st.counters["direct_ms"] = d * 1e3;
   st.counters["ratio"] = p / d;
+  st.counters["plumb_min_ms"] = *std::min_element(tp.begin(), tp.end()) * 1e3;
+  st.counters["direct_min_ms"] = *std::min_element(td.begin(), td.end()) * 1e3;
   st.counters["plumb_GFLOPs"] = flops / p * 1e-9;
   st.counters["direct_GFLOPs"] = flops / d * 1e-9;
 }
@@ -184,6 +186,8 @@ class SummaryReporter : public benchmark::ConsoleReporter {
       row.plumb_ms = get("plumb_ms");
       row.direct_ms = get("direct_ms");
       row.ratio = get("ratio");
+      row.plumb_min_ms = get("plumb_min_ms");
+      row.direct_min_ms = get("direct_min_ms");
       row.plumb_gflops = get("plumb_GFLOPs");
       row.direct_gflops = get("direct_GFLOPs");
       rows_.push_back(row);
@@ -191,7 +195,8 @@ class SummaryReporter : public benchmark::ConsoleReporter {
     ConsoleReporter::ReportRuns(runs);
   }
 
-  // One line per benchmark; with --benchmark_repetitions each column is the median over repetitions.
+  // One line per benchmark; with --benchmark_repetitions times are medians over repetitions, `ratio` is
+  // their quotient and `best` the quotient of the fastest call of each (steadier on a loaded machine).
   void print_summary() const {
     if (rows_.empty()) return;
     std::vector<std::string> order;
@@ -200,12 +205,14 @@ class SummaryReporter : public benchmark::ConsoleReporter {
       if (!groups.count(r.name)) order.push_back(r.name);
       groups[r.name].push_back(&r);
     }
-    std::printf("\nplumb vs direct library calls (median ms per call; ratio = plumb / direct, 1.00 = parity)\n");
-    std::printf("%-30s %4s %9s %9s %6s %10s %11s  %s\n", "benchmark", "reps", "plumb ms", "direct ms", "ratio",
-                "plumb GF/s", "direct GF/s", "direct implementation");
+    std::printf("\nplumb vs direct library calls (median ms per call; ratio = plumb / direct, 1.00 = parity;"
+                " best = fastest plumb call / fastest direct call)\n");
+    std::printf("%-30s %4s %9s %9s %6s %6s %10s %11s  %s\n", "benchmark", "reps", "plumb ms", "direct ms", "ratio",
+                "best", "plumb GF/s", "direct GF/s", "direct implementation");
     for (const std::string& name : order) {
       const std::vector<const Row*>& g = groups[name];
-      std::vector<double> p, d, ratio, pg, dg;
+      std::vector<double> p, d, pg, dg;
+      double pmin = INFINITY, dmin = INFINITY;
       std::string error;
       for (const Row* r : g) {
         if (!r->error.empty()) {
@@ -214,7 +221,8 @@ class SummaryReporter : public benchmark::ConsoleReporter {
         }
         p.push_back(r->plumb_ms);
         d.push_back(r->direct_ms);
-        ratio.push_back(r->ratio);
+        pmin = std::min(pmin, r->plumb_min_ms);
+        dmin = std::min(dmin, r->direct_min_ms);
         pg.push_back(r->plumb_gflops);
         dg.push_back(r->direct_gflops);
       }
@@ -222,8 +230,8 @@ class SummaryReporter : public benchmark::ConsoleReporter {
         std::printf("%-30s  skipped: %s\n", name.c_str(), error.c_str());
         continue;
       }
-      std::printf("%-30s %4zu %9.3f %9.3f %6.2f %10.1f %11.1f  %s\n", name.c_str(), p.size(), median(p), median(d),
-                  median(ratio), median(pg), median(dg), g.front()->label.c_str());
+      std::printf("%-30s %4zu %9.3f %9.3f %6.2f %6.2f %10.1f %11.1f  %s\n", name.c_str(), p.size(), median(p),
+                  median(d), median(p) / median(d), pmin / dmin, median(pg), median(dg), g.front()->label.c_str());
     }
     std::fflush(stdout);
   }
@@ -231,7 +239,8 @@ class SummaryReporter : public benchmark::ConsoleReporter {
  private:
   struct Row {
     std::string name, label, error;
-    double plumb_ms = 0, direct_ms = 0, ratio = 0, plumb_gflops = 0, direct_gflops = 0;
+    double plumb_ms = 0, direct_ms = 0, ratio = 0, plumb_min_ms = 0, direct_min_ms = 0, plumb_gflops = 0,
+           direct_gflops = 0;
   };
   std::vector<Row> rows_;
 };

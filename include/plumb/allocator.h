@@ -12,6 +12,7 @@ struct AllocatorStats {
   int64_t peak_bytes = 0;
   int64_t total_allocations = 0;
   int64_t total_bytes_allocated = 0;
+  int64_t cached_bytes = 0;  // freed blocks kept for reuse (not live)
 };
 
 class Allocator {
@@ -22,6 +23,8 @@ class Allocator {
   virtual AllocatorStats stats() const = 0;
   // Sets peak back to the current live bytes, so a study can measure one phase.
   virtual void reset_peak() = 0;
+  // Returns cached free blocks to the system.
+  virtual void empty_cache() {}
 };
 
 // The allocator for a device; throws Error for a device with none (meta allocates nothing).

@@ -32,15 +32,6 @@ dnnl::stream& stream() {
   return s;
 }
 
-memory::format_tag plain_tag(size_t rank) {
-  switch (rank) {
-    case 2: return memory::format_tag::ab;
-    case 3: return memory::format_tag::abc;
-    case 4: return memory::format_tag::abcd;
-    default: return memory::format_tag::abcde;
-  }
-}
-
 // What a cache entry holds: training forward, eval forward, training backward, eval backward.
 enum class Mode : int64_t { forward_training, forward_eval, backward_training, backward_eval };
 

@@ -164,11 +164,12 @@ std::vector<float> ceil_include_pad_factors(const PoolGeometry& g) {
 // only sends a call to the (equally correct) reference path.
 bool has_nan(const Tensor& x) {
   // Small tensors: a plain scan beats starting a oneDNN primitive (which also rejects reducing one element).
-  if (x.numel() <= 16384) {
+  const int64_t n = x.numel();
+  if (n <= 16384) {
     const float* p = x.data<float>();
-    bool nan = false;
-    for (int64_t i = 0; i < x.numel(); ++i) nan |= p[i] != p[i];
-    return nan;
+    unsigned nan = 0;  // an unsigned accumulator vectorizes; a bool one does not
+    for (int64_t i = 0; i < n; ++i) nan |= static_cast<unsigned>(p[i] != p[i]);
+    return nan != 0;
   }
   PoolGeometry g;
   g.src.assign(x.shape().begin(), x.shape().end());
