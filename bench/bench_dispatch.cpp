@@ -3,9 +3,11 @@
 #include <benchmark/benchmark.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -105,6 +107,12 @@ void bm_reshape_requires_grad(benchmark::State& st) {
   time_op(st, [&] { return plumb::reshape(a, {2, 2}); });
 }
 
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
 // Console output plus a ns/op table at the end.
 class SummaryReporter : public benchmark::ConsoleReporter {
  public:
@@ -119,17 +127,34 @@ class SummaryReporter : public benchmark::ConsoleReporter {
     }
     ConsoleReporter::ReportRuns(runs);
   }
+  // One line per benchmark; with --benchmark_repetitions, the median over repetitions.
   void print_summary() const {
     if (rows_.empty()) return;
+    std::vector<std::string> order;
+    std::map<std::string, std::vector<const Row*>> groups;
+    for (const Row& r : rows_) {
+      if (!groups.count(r.name)) order.push_back(r.name);
+      groups[r.name].push_back(&r);
+    }
     // Ops run on the calling thread only, so CPU time is their cost even when the machine is loaded.
     std::printf("\nper-op overhead on 4-element f32 tensors (ns per op; CPU time is the cost, wall time "
-                "includes preemption)\n%-40s %10s %10s\n", "benchmark", "cpu ns/op", "wall ns/op");
-    for (const Row& r : rows_) {
-      if (!r.error.empty()) {
-        std::printf("%-40s  skipped: %s\n", r.name.c_str(), r.error.c_str());
+                "includes preemption)\n%-40s %4s %10s %10s\n", "benchmark", "reps", "cpu ns/op", "wall ns/op");
+    for (const std::string& name : order) {
+      std::vector<double> cpu, wall;
+      std::string error;
+      for (const Row* r : groups.at(name)) {
+        if (!r->error.empty()) {
+          error = r->error;
+          continue;
+        }
+        cpu.push_back(r->cpu_ns);
+        wall.push_back(r->ns);
+      }
+      if (cpu.empty()) {
+        std::printf("%-40s  skipped: %s\n", name.c_str(), error.c_str());
         continue;
       }
-      std::printf("%-40s %10.1f %10.1f\n", r.name.c_str(), r.cpu_ns, r.ns);
+      std::printf("%-40s %4zu %10.1f %10.1f\n", name.c_str(), cpu.size(), median(cpu), median(wall));
     }
     std::fflush(stdout);
   }
