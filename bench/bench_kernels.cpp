@@ -1,7 +1,10 @@
 // plumb kernels against the libraries they wrap, called directly on the same buffers:
-// plumb::matmul vs cblas_sgemm and plumb::conv vs a oneDNN convolution primitive (plain nchw/oihw, f32).
-// Each benchmark times the two alternately inside one loop (order flipped every iteration), so both
-// see the same machine state; the counters give median ms of each and the plumb/direct ratio.
+// plumb::matmul vs cblas_sgemm, and plumb::conv vs two direct oneDNN convolution primitives (f32): one
+// held to the plain nchw/oihw layouts of the user's buffers, and one created with format_tag::any that
+// reorders the plain buffers into the layouts oneDNN chose and the output back (what an expert calling
+// oneDNN directly on plain buffers would do). Each benchmark times all its calls inside one loop,
+// rotating their order every iteration, so all see the same machine state; the counters give median
+// ms of each and the ratio of plumb to the faster direct call.
 #include <benchmark/benchmark.h>
 #include <unistd.h>
 #include <cblas.h>
@@ -67,45 +70,66 @@ double median(std::vector<double> v) {
   return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-// Times plumb_fn and direct_fn alternately; check() compares their outputs once, after the warm-up.
-void run_pair(benchmark::State& st, double flops, const std::function<void()>& plumb_fn,
-              const std::function<void()>& direct_fn, const std::function<double()>& check) {
+// Times fns[0] (plumb) and the direct calls fns[1..] interleaved: iteration i calls them in the order
+// i % n, i % n + 1, ... (for two calls: alternately first), so each runs equally often in every position.
+// check() compares the outputs once, after one warm-up call of each. Returns each call's times, or
+// nothing after reporting an error to st.
+std::vector<std::vector<double>> time_interleaved(benchmark::State& st, const std::vector<std::function<void()>>& fns,
+                                                  const std::function<double()>& check) {
   try {
-    plumb_fn();  // warm-up: allocator pools, primitive caches, thread pools
-    direct_fn();
+    for (const auto& fn : fns) fn();  // warm-up: allocator pools, primitive caches, thread pools
     const double err = check();
     if (!(err <= 1e-3)) {
       const std::string msg = "plumb and direct outputs differ: max relative difference " + std::to_string(err);
       st.SkipWithError(msg.c_str());
-      return;
+      return {};
     }
   } catch (const std::exception& e) {
     st.SkipWithError(e.what());
-    return;
+    return {};
   }
-  std::vector<double> tp, td;
-  bool plumb_first = true;
+  const size_t n = fns.size();
+  std::vector<std::vector<double>> times(n);
+  size_t first = 0;
   for (auto _ : st) {
-    const auto t0 = Clock::now();
-    if (plumb_first) plumb_fn(); else direct_fn();
-    const auto t1 = Clock::now();
-    if (plumb_first) direct_fn(); else plumb_fn();
-    const auto t2 = Clock::now();
-    const double first = std::chrono::duration<double>(t1 - t0).count();
-    const double second = std::chrono::duration<double>(t2 - t1).count();
-    tp.push_back(plumb_first ? first : second);
-    td.push_back(plumb_first ? second : first);
-    st.SetIterationTime(first + second);
-    plumb_first = !plumb_first;
+    double total = 0;
+    for (size_t j = 0; j < n; ++j) {
+      const size_t f = (first + j) % n;
+      const auto t0 = Clock::now();
+      fns[f]();
+      const double t = std::chrono::duration<double>(Clock::now() - t0).count();
+      times[f].push_back(t);
+      total += t;
+    }
+    st.SetIterationTime(total);
+    first = (first + 1) % n;
   }
-  const double p = median(tp), d = median(td);
+  return times;
+}
+
+double min_of(const std::vector<double>& v) { return v.empty() ? 0 : *std::min_element(v.begin(), v.end()); }
+
+// Counters, all per call: plumb_ms, plain_ms (the direct call on plain layouts), best_ms (the direct call
+// with layouts oneDNN chose plus reorders doing the work plumb's kernel does; conv only), best_w1_ms (the
+// same with the weights reordered once at setup; conv only, informational), direct_ms = min(plain_ms,
+// best_ms), ratio = plumb_ms / direct_ms; medians except *_min_ms (fastest call).
+void set_counters(benchmark::State& st, double flops, const std::vector<std::vector<double>>& t) {
+  if (t.empty()) return;
+  const double p = median(t[0]), plain = median(t[1]);
+  const double best = t.size() > 2 ? median(t[2]) : 0;
+  const double direct = best > 0 ? std::min(plain, best) : plain;
+  double direct_min = min_of(t[1]);
+  if (t.size() > 2) direct_min = std::min(direct_min, min_of(t[2]));
   st.counters["plumb_ms"] = p * 1e3;
-  st.counters["direct_ms"] = d * 1e3;
-  st.counters["ratio"] = p / d;
-  st.counters["plumb_min_ms"] = *std::min_element(tp.begin(), tp.end()) * 1e3;
-  st.counters["direct_min_ms"] = *std::min_element(td.begin(), td.end()) * 1e3;
+  st.counters["plain_ms"] = plain * 1e3;
+  if (t.size() > 2) st.counters["best_ms"] = best * 1e3;
+  if (t.size() > 3) st.counters["best_w1_ms"] = median(t[3]) * 1e3;
+  st.counters["direct_ms"] = direct * 1e3;
+  st.counters["ratio"] = p / direct;
+  st.counters["plumb_min_ms"] = min_of(t[0]) * 1e3;
+  st.counters["direct_min_ms"] = direct_min * 1e3;
   st.counters["plumb_GFLOPs"] = flops / p * 1e-9;
-  st.counters["direct_GFLOPs"] = flops / d * 1e-9;
+  st.counters["direct_GFLOPs"] = flops / direct * 1e-9;
 }
 
 // ---- GEMM: C (M, N) = A (M, K) B (K, N), row-major ----
@@ -126,7 +150,7 @@ void bench_gemm(benchmark::State& st, GemmShape s) {
   };
   auto check = [&] { return max_rel_diff(out.data<float>(), c.data(), s.m * s.n); };
   st.SetLabel("openblas sgemm");
-  run_pair(st, 2.0 * s.m * s.n * s.k, plumb_fn, direct_fn, check);
+  set_counters(st, 2.0 * s.m * s.n * s.k, time_interleaved(st, {plumb_fn, direct_fn}, check));
 }
 
 // ---- convolution: y (N, O, OH, OW) = conv(x (N, C, H, W), w (O, C, KH, KW)), no bias ----
@@ -138,34 +162,97 @@ struct ConvShape {
 
 void bench_conv(benchmark::State& st, ConvShape s) {
   using dnnl::memory;
+  using tag = memory::format_tag;
   const int64_t n = g_batch, oh = (s.hw + 2 * s.pad - s.k) / s.stride + 1;
   const Tensor x = random_f32({n, s.c, s.hw, s.hw}, 3), w = random_f32({s.o, s.c, s.k, s.k}, 4);
-  std::vector<float> y(static_cast<size_t>(n * s.o * oh * oh));
+  const size_t y_numel = static_cast<size_t>(n * s.o * oh * oh);
+  std::vector<float> y_plain(y_numel), y_best(y_numel), y_w1(y_numel);
 
   dnnl::engine eng(dnnl::engine::kind::cpu, 0);
   dnnl::stream strm(eng);
-  const memory::desc src_md({n, s.c, s.hw, s.hw}, memory::data_type::f32, memory::format_tag::nchw);
-  const memory::desc wei_md({s.o, s.c, s.k, s.k}, memory::data_type::f32, memory::format_tag::oihw);
-  const memory::desc dst_md({n, s.o, oh, oh}, memory::data_type::f32, memory::format_tag::nchw);
-  const dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct,
-                                             src_md, wei_md, dst_md, {s.stride, s.stride}, {0, 0},
-                                             {s.pad, s.pad}, {s.pad, s.pad});
-  const dnnl::convolution_forward::primitive_desc pd(desc, eng);
-  const dnnl::convolution_forward prim(pd);
-  memory src_mem(src_md, eng, x.raw_data()), wei_mem(wei_md, eng, w.raw_data()), dst_mem(dst_md, eng, y.data());
-  const std::unordered_map<int, memory> args = {
-      {DNNL_ARG_SRC, src_mem}, {DNNL_ARG_WEIGHTS, wei_mem}, {DNNL_ARG_DST, dst_mem}};
+  const memory::dims xd = {n, s.c, s.hw, s.hw}, wd = {s.o, s.c, s.k, s.k}, yd = {n, s.o, oh, oh};
+  const memory::desc src_md(xd, memory::data_type::f32, tag::nchw);
+  const memory::desc wei_md(wd, memory::data_type::f32, tag::oihw);
+  const memory::desc dst_md(yd, memory::data_type::f32, tag::nchw);
+  auto make_pd = [&](const memory::desc& src, const memory::desc& wei, const memory::desc& dst) {
+    const dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct,
+                                               src, wei, dst, {s.stride, s.stride}, {0, 0}, {s.pad, s.pad},
+                                               {s.pad, s.pad});
+    return dnnl::convolution_forward::primitive_desc(desc, eng);
+  };
+
+  // Direct, plain: the primitive reads and writes the user's nchw / oihw buffers.
+  const auto plain_pd = make_pd(src_md, wei_md, dst_md);
+  const dnnl::convolution_forward plain_prim(plain_pd);
+  memory src_mem(src_md, eng, x.raw_data()), wei_mem(wei_md, eng, w.raw_data());
+  memory y_plain_mem(dst_md, eng, y_plain.data()), y_best_mem(dst_md, eng, y_best.data()),
+      y_w1_mem(dst_md, eng, y_w1.data());
+  const std::unordered_map<int, memory> plain_args = {
+      {DNNL_ARG_SRC, src_mem}, {DNNL_ARG_WEIGHTS, wei_mem}, {DNNL_ARG_DST, y_plain_mem}};
+
+  // Direct, best layout: format any for src, weights and dst; the user's buffers stay plain, so each
+  // operand whose chosen layout differs goes through a reorder (primitives and buffers made once, here).
+  const memory::desc any_src(xd, memory::data_type::f32, tag::any), any_wei(wd, memory::data_type::f32, tag::any),
+      any_dst(yd, memory::data_type::f32, tag::any);
+  const auto best_pd = make_pd(any_src, any_wei, any_dst);
+  const dnnl::convolution_forward best_prim(best_pd);
+  const bool re_src = best_pd.src_desc() != src_md, re_wei = best_pd.weights_desc() != wei_md,
+             re_dst = best_pd.dst_desc() != dst_md;
+  memory src_impl = re_src ? memory(best_pd.src_desc(), eng) : src_mem;
+  memory wei_impl = re_wei ? memory(best_pd.weights_desc(), eng) : wei_mem;
+  memory wei_once = re_wei ? memory(best_pd.weights_desc(), eng) : wei_mem;  // reordered at setup
+  memory dst_impl = re_dst ? memory(best_pd.dst_desc(), eng) : y_best_mem;
+  memory dst_impl_w1 = re_dst ? memory(best_pd.dst_desc(), eng) : y_w1_mem;
+  dnnl::reorder src_reorder, wei_reorder, dst_reorder;
+  if (re_src) src_reorder = dnnl::reorder(src_mem, src_impl);
+  if (re_wei) {
+    wei_reorder = dnnl::reorder(wei_mem, wei_impl);
+    wei_reorder.execute(strm, wei_mem, wei_once);
+    strm.wait();
+  }
+  if (re_dst) dst_reorder = dnnl::reorder(dst_impl, y_best_mem);
+  const std::unordered_map<int, memory> best_args = {
+      {DNNL_ARG_SRC, src_impl}, {DNNL_ARG_WEIGHTS, wei_impl}, {DNNL_ARG_DST, dst_impl}};
+  const std::unordered_map<int, memory> w1_args = {
+      {DNNL_ARG_SRC, src_impl}, {DNNL_ARG_WEIGHTS, wei_once}, {DNNL_ARG_DST, dst_impl_w1}};
 
   Tensor out;
   const Shape stride = {s.stride, s.stride}, padding = {s.pad, s.pad};
   auto plumb_fn = [&] { out = plumb::conv(x, w, stride, padding); };
-  auto direct_fn = [&] {
-    prim.execute(strm, args);
+  auto plain_fn = [&] {
+    plain_prim.execute(strm, plain_args);
     strm.wait();
   };
-  auto check = [&] { return max_rel_diff(out.data<float>(), y.data(), static_cast<int64_t>(y.size())); };
-  st.SetLabel(std::string("onednn ") + pd.impl_info_str());
-  run_pair(st, 2.0 * n * s.o * oh * oh * s.c * s.k * s.k, plumb_fn, direct_fn, check);
+  // Per call, the same work as plumb's oneDNN kernel (src/backends/cpu/fast/onednn_conv.cpp), which
+  // reorders both inputs, the weights included, on every call, and the output back.
+  auto best_fn = [&] {
+    if (re_src) src_reorder.execute(strm, src_mem, src_impl);
+    if (re_wei) wei_reorder.execute(strm, wei_mem, wei_impl);
+    best_prim.execute(strm, best_args);
+    if (re_dst) dst_reorder.execute(strm, dst_impl, y_best_mem);
+    strm.wait();
+  };
+  // As best_fn with the weights already in the chosen layout (reordered once above): what a caller that
+  // keeps constant weights pre-reordered pays. Informational; not part of the ratio.
+  auto w1_fn = [&] {
+    if (re_src) src_reorder.execute(strm, src_mem, src_impl);
+    best_prim.execute(strm, w1_args);
+    if (re_dst) dst_reorder.execute(strm, dst_impl_w1, y_w1_mem);
+    strm.wait();
+  };
+  auto check = [&] {
+    const float* o = out.data<float>();
+    const int64_t count = static_cast<int64_t>(y_numel);
+    return std::max({max_rel_diff(o, y_plain.data(), count), max_rel_diff(o, y_best.data(), count),
+                     max_rel_diff(o, y_w1.data(), count)});
+  };
+  std::string reordered;
+  for (const auto& [flag, name] : {std::pair{re_src, "src"}, std::pair{re_wei, "wei"}, std::pair{re_dst, "dst"}})
+    if (flag) reordered += std::string(reordered.empty() ? "" : ",") + name;
+  st.SetLabel(std::string("plain: ") + plain_pd.impl_info_str() + "; best: " + best_pd.impl_info_str() +
+              (reordered.empty() ? " (no reorders)" : " (reorders " + reordered + ")"));
+  set_counters(st, 2.0 * n * s.o * oh * oh * s.c * s.k * s.k,
+               time_interleaved(st, {plumb_fn, plain_fn, best_fn, w1_fn}, check));
 }
 
 // Console output plus a ratio table at the end.
@@ -184,19 +271,20 @@ class SummaryReporter : public benchmark::ConsoleReporter {
         return it == r.counters.end() ? 0.0 : static_cast<double>(it->second);
       };
       row.plumb_ms = get("plumb_ms");
-      row.direct_ms = get("direct_ms");
-      row.ratio = get("ratio");
+      row.plain_ms = get("plain_ms");
+      row.best_ms = get("best_ms");
+      row.best_w1_ms = get("best_w1_ms");
       row.plumb_min_ms = get("plumb_min_ms");
       row.direct_min_ms = get("direct_min_ms");
-      row.plumb_gflops = get("plumb_GFLOPs");
-      row.direct_gflops = get("direct_GFLOPs");
       rows_.push_back(row);
     }
     ConsoleReporter::ReportRuns(runs);
   }
 
-  // One line per benchmark; with --benchmark_repetitions times are medians over repetitions, `ratio` is
-  // their quotient and `best` the quotient of the fastest call of each (steadier on a loaded machine).
+  // One line per benchmark; with --benchmark_repetitions times are medians over repetitions. `ratio` is
+  // plumb over the faster (by median) of the direct calls `plain` and `best` (`vs` names it), `min-ratio`
+  // the fastest plumb call over the fastest of those direct calls (steadier on a loaded machine).
+  // `best-w1` (weights reordered once, at setup) is shown but not part of either ratio.
   void print_summary() const {
     if (rows_.empty()) return;
     std::vector<std::string> order;
@@ -205,13 +293,19 @@ class SummaryReporter : public benchmark::ConsoleReporter {
       if (!groups.count(r.name)) order.push_back(r.name);
       groups[r.name].push_back(&r);
     }
-    std::printf("\nplumb vs direct library calls (median ms per call; ratio = plumb / direct, 1.00 = parity;"
-                " best = fastest plumb call / fastest direct call)\n");
-    std::printf("%-30s %4s %9s %9s %6s %6s %10s %11s  %s\n", "benchmark", "reps", "plumb ms", "direct ms", "ratio",
-                "best", "plumb GF/s", "direct GF/s", "direct implementation");
+    std::printf("\nplumb vs direct library calls (median ms per call; ratio = plumb / faster of plain and best,"
+                " 1.00 = parity; min-ratio = fastest plumb call / fastest plain-or-best call)\n");
+    std::printf("%-26s %4s %9s %9s %9s %10s %6s %5s %9s  %s\n", "benchmark", "reps", "plumb ms", "plain ms",
+                "best ms", "best-w1 ms", "ratio", "vs", "min-ratio", "direct implementations");
+    auto cell = [](double v, int width) {
+      char buf[32];
+      if (v > 0) std::snprintf(buf, sizeof buf, "%*.3f", width, v);
+      else std::snprintf(buf, sizeof buf, "%*s", width, "-");
+      return std::string(buf);
+    };
     for (const std::string& name : order) {
       const std::vector<const Row*>& g = groups[name];
-      std::vector<double> p, d, pg, dg;
+      std::vector<double> p, plain, best, w1;
       double pmin = INFINITY, dmin = INFINITY;
       std::string error;
       for (const Row* r : g) {
@@ -220,18 +314,22 @@ class SummaryReporter : public benchmark::ConsoleReporter {
           continue;
         }
         p.push_back(r->plumb_ms);
-        d.push_back(r->direct_ms);
+        plain.push_back(r->plain_ms);
+        best.push_back(r->best_ms);
+        w1.push_back(r->best_w1_ms);
         pmin = std::min(pmin, r->plumb_min_ms);
         dmin = std::min(dmin, r->direct_min_ms);
-        pg.push_back(r->plumb_gflops);
-        dg.push_back(r->direct_gflops);
       }
       if (p.empty()) {
-        std::printf("%-30s  skipped: %s\n", name.c_str(), error.c_str());
+        std::printf("%-26s  skipped: %s\n", name.c_str(), error.c_str());
         continue;
       }
-      std::printf("%-30s %4zu %9.3f %9.3f %6.2f %6.2f %10.1f %11.1f  %s\n", name.c_str(), p.size(), median(p),
-                  median(d), median(p) / median(d), pmin / dmin, median(pg), median(dg), g.front()->label.c_str());
+      const double mp = median(p), mplain = median(plain), mbest = median(best);
+      const bool best_faster = mbest > 0 && mbest < mplain;
+      const double direct = best_faster ? mbest : mplain;
+      std::printf("%-26s %4zu %s %s %s %s %6.2f %5s %9.2f  %s\n", name.c_str(), p.size(), cell(mp, 9).c_str(),
+                  cell(mplain, 9).c_str(), cell(mbest, 9).c_str(), cell(median(w1), 10).c_str(), mp / direct,
+                  best_faster ? "best" : "plain", pmin / dmin, g.front()->label.c_str());
     }
     std::fflush(stdout);
   }
@@ -239,8 +337,7 @@ class SummaryReporter : public benchmark::ConsoleReporter {
  private:
   struct Row {
     std::string name, label, error;
-    double plumb_ms = 0, direct_ms = 0, ratio = 0, plumb_min_ms = 0, direct_min_ms = 0, plumb_gflops = 0,
-           direct_gflops = 0;
+    double plumb_ms = 0, plain_ms = 0, best_ms = 0, best_w1_ms = 0, plumb_min_ms = 0, direct_min_ms = 0;
   };
   std::vector<Row> rows_;
 };

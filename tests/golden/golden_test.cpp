@@ -64,11 +64,12 @@ std::string prepare_golden_data() {
     const std::string cmd = "/usr/bin/python3 '" + script.string() + "' '" + dir.string() + "'";
     const int rc = std::system(cmd.c_str());
     if (rc != 0 || !manifest_fresh(manifest, script)) {
-      const std::string how = rc == -1           ? "could not be started"
-                              : WIFEXITED(rc)     ? "exited with status " + std::to_string(WEXITSTATUS(rc))
-                              : WIFSIGNALED(rc)   ? "was killed by signal " + std::to_string(WTERMSIG(rc))
-                                                  : "failed";
-      error = "golden data generation failed (`" + cmd + "` " + how + "): it needs Debian's python3-torch and python3-numpy for /usr/bin/python3 "
+      const std::string how = rc == -1          ? "could not be started"
+                              : WIFEXITED(rc)   ? "exited with status " + std::to_string(WEXITSTATUS(rc))
+                              : WIFSIGNALED(rc) ? "was killed by signal " + std::to_string(WTERMSIG(rc))
+                                                : "failed";
+      error = "golden data generation failed (`" + cmd + "` " + how +
+              "): it needs Debian's python3-torch and python3-numpy for /usr/bin/python3 "
               "(scripts/setup.sh installs them)";
     }
   }
