@@ -120,6 +120,17 @@ TEST(Npy, HeaderMatchesNumPyRepr) {
   EXPECT_NE(b0.find("{'descr': '|b1', 'fortran_order': False, 'shape': (), }"), std::string::npos);
 }
 
+TEST(Npy, HugeHeaderFallsBackToVersion2) {
+  // A header over 65535 bytes cannot be described in format 1.0; NumPy writes 2.0 then, and so do we.
+  const Shape shape(25000, 1);
+  const Tensor x = Tensor::full(shape, 2.5, DType::f64);
+  const std::string bytes = serialize_npy(x);
+  EXPECT_EQ(bytes[6], 2);
+  const Tensor back = parse_npy(bytes, "wide.npy");
+  EXPECT_EQ(back.shape(), shape);
+  EXPECT_EQ(back.item(), 2.5);
+}
+
 TEST_F(NpyFiles, RoundTripEveryDtypeThroughFiles) {
   for (DType t : kNpyDTypes) {
     SCOPED_TRACE(dtype_name(t));

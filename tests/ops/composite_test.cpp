@@ -11,26 +11,14 @@
 #include "plumb/dispatch.h"
 #include "plumb/ops.h"
 #include "plumb/random.h"
+#include "test_util.h"
 
 namespace plumb {
 namespace {
 
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
-
-Tensor vec(std::vector<double> v, Shape shape) { return Tensor::from_vector(v, std::move(shape)); }
-Tensor idx(std::vector<int64_t> v, Shape shape) { return Tensor::from_vector(v, std::move(shape)); }
-std::vector<double> values(const Tensor& t) { return t.to_vector<double>(); }
-
+using namespace test_util;
 // Deterministic values in [lo, hi) without going through the dispatcher.
-Tensor filled(Shape shape, uint64_t seed, double lo = -1, double hi = 1) {
+Tensor filled_f64(Shape shape, uint64_t seed, double lo = -1, double hi = 1) {
   Tensor t = Tensor::empty(std::move(shape), DType::f64);
   double* p = t.data<double>();
   for (int64_t i = 0; i < t.numel(); ++i) p[i] = lo + (hi - lo) * philox_uniform_f64(seed, static_cast<uint64_t>(i));
@@ -58,7 +46,7 @@ std::vector<double> log_softmax_rows(const std::vector<double>& x, int64_t n, in
 // ---- softmax ----
 
 TEST(Composite, SoftmaxRowsSumToOneAndMatchLoops) {
-  Tensor x = filled({3, 5}, 1, -3, 3);
+  Tensor x = filled_f64({3, 5}, 1, -3, 3);
   const std::vector<double> xv = values(x);
   const std::vector<double> want_log = log_softmax_rows(xv, 3, 5);
   std::vector<double> want(want_log.size());
@@ -100,7 +88,7 @@ TEST(Composite, SoftmaxIsStableForLargeLogitsInF32) {
 }
 
 TEST(Composite, FusedSoftmaxMatchesDecompositionAndRunsUnderGrad) {
-  Tensor x = filled({2, 3, 4}, 3, -2, 2);
+  Tensor x = filled_f64({2, 3, 4}, 3, -2, 2);
   for (int64_t axis : {0, 1, 2}) {
     std::vector<double> ref, ref_log;
     {
@@ -112,8 +100,8 @@ TEST(Composite, FusedSoftmaxMatchesDecompositionAndRunsUnderGrad) {
     expect_near_all(log_softmax(x, axis), ref_log, 1e-12);
   }
   // Under grad the fused kernel runs with the record's vjp; gradients match the decomposition's.
-  Tensor a = filled({3, 4}, 4).set_requires_grad(true);
-  Tensor w = filled({3, 4}, 5);
+  Tensor a = filled_f64({3, 4}, 4).set_requires_grad(true);
+  Tensor w = filled_f64({3, 4}, 5);
   for (bool log_form : {false, true}) {
     auto f = [&](bool decompose) {
       DecomposeScope scope(decompose);
@@ -148,7 +136,7 @@ TEST(Composite, CrossEntropyKnownExample) {
 }
 
 TEST(Composite, CrossEntropyIgnoreIndexLeavesTheMeanDenominator) {
-  Tensor logits = filled({4, 3}, 7, -2, 2);
+  Tensor logits = filled_f64({4, 3}, 7, -2, 2);
   const std::vector<double> lp = log_softmax_rows(values(logits), 4, 3);
   const std::vector<int64_t> t = {1, -100, 2, -100};
   const double want = -(lp[0 * 3 + 1] + lp[2 * 3 + 2]) / 2;
@@ -162,7 +150,7 @@ TEST(Composite, CrossEntropyIgnoreIndexLeavesTheMeanDenominator) {
 
 TEST(Composite, CrossEntropyLabelSmoothingAsPyTorch) {
   // loss_i = (1 - eps) * -lp[t_i] + eps * mean_c(-lp[c]); mean over kept entries.
-  Tensor logits = filled({3, 4}, 8, -2, 2);
+  Tensor logits = filled_f64({3, 4}, 8, -2, 2);
   const std::vector<double> lp = log_softmax_rows(values(logits), 3, 4);
   const std::vector<int64_t> t = {3, -100, 0};
   const double eps = 0.25;
@@ -184,7 +172,7 @@ TEST(Composite, CrossEntropyLabelSmoothingAsPyTorch) {
 
 TEST(Composite, CrossEntropySpatialAndGradient) {
   // (N, C, d) logits with (N, d) targets: the class axis is 1.
-  Tensor logits = filled({2, 3, 2}, 9, -2, 2);
+  Tensor logits = filled_f64({2, 3, 2}, 9, -2, 2);
   const std::vector<double> x = values(logits);
   const std::vector<int64_t> t = {0, 2, 1, 1};
   double want = 0;
@@ -198,7 +186,7 @@ TEST(Composite, CrossEntropySpatialAndGradient) {
   expect_near_all(cross_entropy(logits, idx(t, {2, 2})), {want / 4}, 1e-12);
 
   // d(mean CE)/d logits = (softmax - onehot) / N
-  Tensor l2 = filled({2, 3}, 10).set_requires_grad(true);
+  Tensor l2 = filled_f64({2, 3}, 10).set_requires_grad(true);
   Tensor g = grad({cross_entropy(l2, idx({1, 2}, {2}))}, {l2})[0];
   const std::vector<double> lp = log_softmax_rows(values(l2), 2, 3);
   std::vector<double> want_g(6);
@@ -244,7 +232,7 @@ TEST(Composite, MseLossValues) {
 // ---- linear, embedding ----
 
 TEST(Composite, LinearMatchesLoops) {
-  Tensor x = filled({2, 3, 4}, 11), w = filled({5, 4}, 12), b = filled({5}, 13);
+  Tensor x = filled_f64({2, 3, 4}, 11), w = filled_f64({5, 4}, 12), b = filled_f64({5}, 13);
   const std::vector<double> xv = values(x), wv = values(w), bv = values(b);
   std::vector<double> want(30);
   for (int r = 0; r < 6; ++r)
@@ -261,11 +249,11 @@ TEST(Composite, LinearMatchesLoops) {
     for (int o = 0; o < 5; ++o)
       for (int i = 0; i < 4; ++i) want[r * 5 + o] += xv[r * 4 + i] * wv[o * 4 + i];
   expect_near_all(linear(x, w), want, 1e-12);
-  EXPECT_EQ(linear(filled({4}, 14), w, b).shape(), (Shape{5}));
-  EXPECT_EQ(error_of([&] { linear(x, filled({5, 3}, 1)); }),
+  EXPECT_EQ(linear(filled_f64({4}, 14), w, b).shape(), (Shape{5}));
+  EXPECT_EQ(error_of([&] { linear(x, filled_f64({5, 3}, 1)); }),
             "linear: input has 4 features, weight (5, 3) expects 3");
-  EXPECT_EQ(error_of([&] { linear(x, w, filled({4}, 1)); }), "linear: bias must be (5,) to match weight (5, 4), got (4,)");
-  EXPECT_EQ(error_of([&] { linear(x, filled({5}, 1)); }), "linear: weight must be (out, in), got (5,)");
+  EXPECT_EQ(error_of([&] { linear(x, w, filled_f64({4}, 1)); }), "linear: bias must be (5,) to match weight (5, 4), got (4,)");
+  EXPECT_EQ(error_of([&] { linear(x, filled_f64({5}, 1)); }), "linear: weight must be (out, in), got (5,)");
 }
 
 TEST(Composite, EmbeddingRowsAndGradient) {
@@ -277,7 +265,7 @@ TEST(Composite, EmbeddingRowsAndGradient) {
   EXPECT_EQ(values(embedding(w, Tensor::from_vector(std::vector<int32_t>{0, 2}, {2}))),
             (std::vector<double>{0, 1, 20, 21}));
   // Repeated rows accumulate their gradients.
-  Tensor wg = filled({3, 2}, 15).set_requires_grad(true);
+  Tensor wg = filled_f64({3, 2}, 15).set_requires_grad(true);
   Tensor g = grad({sum(embedding(wg, idx({2, 0, 2}, {3})))}, {wg})[0];
   EXPECT_EQ(values(g), (std::vector<double>{1, 1, 0, 0, 2, 2}));
   EXPECT_EQ(error_of([&] { embedding(w, idx({0, 3}, {2})); }), "embedding: index value 3 at position 1 is out of range [0, 3)");
@@ -290,7 +278,7 @@ TEST(Composite, EmbeddingRowsAndGradient) {
 // ---- layer_norm ----
 
 TEST(Composite, LayerNormMatchesLoops) {
-  Tensor x = filled({2, 3, 4}, 21, -2, 2), w = filled({3, 4}, 22, 0.5, 1.5), b = filled({3, 4}, 23);
+  Tensor x = filled_f64({2, 3, 4}, 21, -2, 2), w = filled_f64({3, 4}, 22, 0.5, 1.5), b = filled_f64({3, 4}, 23);
   const std::vector<double> xv = values(x), wv = values(w), bv = values(b);
   const double eps = 1e-3;
   std::vector<double> want(24), plain(24);
@@ -309,7 +297,7 @@ TEST(Composite, LayerNormMatchesLoops) {
   std::vector<double> shifted(24);
   for (int i = 0; i < 24; ++i) shifted[i] = plain[i] + bv[i % 12];
   expect_near_all(layer_norm(x, {}, b, 2, eps), shifted, 1e-12);
-  EXPECT_EQ(error_of([&] { layer_norm(x, filled({4}, 1), {}, 2); }),
+  EXPECT_EQ(error_of([&] { layer_norm(x, filled_f64({4}, 1), {}, 2); }),
             "layer_norm: weight shape (4,) does not match normalized shape (3, 4) of input (2, 3, 4)");
   EXPECT_EQ(error_of([&] { layer_norm(x, {}, {}, 4); }),
             "layer_norm: normalized_dims=4 must be in [1, 3] for input (2, 3, 4)");
@@ -352,8 +340,8 @@ BnRef bn_loops(const std::vector<double>& x, int n, int c, int s, const std::vec
 }
 
 TEST(Composite, BatchNormTrainingAndEval) {
-  Tensor x = filled({3, 2, 4}, 31, -2, 2), w = filled({2}, 32, 0.5, 1.5), b = filled({2}, 33);
-  Tensor rm = filled({2}, 34), rv = filled({2}, 35, 0.5, 1.5);
+  Tensor x = filled_f64({3, 2, 4}, 31, -2, 2), w = filled_f64({2}, 32, 0.5, 1.5), b = filled_f64({2}, 33);
+  Tensor rm = filled_f64({2}, 34), rv = filled_f64({2}, 35, 0.5, 1.5);
   const double eps = 1e-3;
   const BnRef train = bn_loops(values(x), 3, 2, 4, values(w), values(b), nullptr, nullptr, eps);
   BatchNormResult r = batch_norm(x, w, b, rm, rv, true, eps);
@@ -373,20 +361,20 @@ TEST(Composite, BatchNormTrainingAndEval) {
   expect_near_all(batch_norm(x, {}, {}, {}, {}, true).y, plain.y, 1e-12);
   EXPECT_EQ(error_of([&] { batch_norm(x, w, b, {}, {}, false); }),
             "batch_norm: eval mode needs running_mean and running_var");
-  EXPECT_EQ(error_of([&] { batch_norm(x, filled({3}, 1), b, rm, rv, true); }),
+  EXPECT_EQ(error_of([&] { batch_norm(x, filled_f64({3}, 1), b, rm, rv, true); }),
             "batch_norm: weight must be (2,) for input (3, 2, 4), got (3,)");
-  EXPECT_EQ(error_of([&] { batch_norm(filled({4}, 1), {}, {}, {}, {}, true); }),
+  EXPECT_EQ(error_of([&] { batch_norm(filled_f64({4}, 1), {}, {}, {}, {}, true); }),
             "batch_norm: input must be (N, C, *), got (4,)");
 }
 
 // The record's vjp (used when a fused kernel runs under grad) against autograd through the decomposition.
 TEST(Composite, BatchNormVjpMatchesDecomposition) {
   for (bool training : {true, false}) {
-    Tensor x = filled({3, 2, 2}, 41, -2, 2).set_requires_grad(true);
-    Tensor w = filled({2}, 42, 0.5, 1.5).set_requires_grad(true);
-    Tensor b = filled({2}, 43).set_requires_grad(true);
-    Tensor rm = filled({2}, 44), rv = filled({2}, 45, 0.5, 1.5);
-    Tensor gy = filled({3, 2, 2}, 46);
+    Tensor x = filled_f64({3, 2, 2}, 41, -2, 2).set_requires_grad(true);
+    Tensor w = filled_f64({2}, 42, 0.5, 1.5).set_requires_grad(true);
+    Tensor b = filled_f64({2}, 43).set_requires_grad(true);
+    Tensor rm = filled_f64({2}, 44), rv = filled_f64({2}, 45, 0.5, 1.5);
+    Tensor gy = filled_f64({3, 2, 2}, 46);
     BatchNormAttrs a;
     a.training = training;
     a.eps = 1e-3;
@@ -415,7 +403,7 @@ TEST(Composite, BatchNormVjpMatchesDecomposition) {
 }
 
 TEST(Composite, BatchNormStatisticsAreNotDifferentiable) {
-  Tensor x = filled({4, 2}, 47).set_requires_grad(true);
+  Tensor x = filled_f64({4, 2}, 47).set_requires_grad(true);
   BatchNormResult r = batch_norm(x, {}, {}, {}, {}, true);
   EXPECT_TRUE(r.y.requires_grad());
   EXPECT_FALSE(r.batch_mean.requires_grad());
@@ -440,26 +428,26 @@ std::vector<double> lrn_loops(const std::vector<double>& x, int n, int c, int s,
 }
 
 TEST(Composite, LocalResponseNormMatchesLoop) {
-  Tensor x = filled({2, 6, 2, 2}, 51, -3, 3);
+  Tensor x = filled_f64({2, 6, 2, 2}, 51, -3, 3);
   for (int size : {1, 2, 3, 4, 5, 8}) {
     const std::vector<double> want = lrn_loops(values(x), 2, 6, 4, size, 0.7, 0.75, 1.5);
     expect_near_all(local_response_norm(x, size, 0.7, 0.75, 1.5), want, 1e-12);
   }
   // AlexNet's setting on (N, C) and (N, C, L).
-  Tensor x3 = filled({2, 7, 3}, 52, -3, 3);
+  Tensor x3 = filled_f64({2, 7, 3}, 52, -3, 3);
   expect_near_all(local_response_norm(x3, 5, 1e-4, 0.75, 2.0), lrn_loops(values(x3), 2, 7, 3, 5, 1e-4, 0.75, 2.0),
                   1e-12);
-  Tensor x2 = filled({3, 4}, 53, -3, 3);
+  Tensor x2 = filled_f64({3, 4}, 53, -3, 3);
   expect_near_all(local_response_norm(x2, 3, 1.0, 0.5, 1.0), lrn_loops(values(x2), 3, 4, 1, 3, 1.0, 0.5, 1.0), 1e-12);
   EXPECT_EQ(error_of([&] { local_response_norm(x, 0); }), "local_response_norm: size must be >= 1, got 0");
-  EXPECT_EQ(error_of([&] { local_response_norm(filled({4}, 1)); }),
+  EXPECT_EQ(error_of([&] { local_response_norm(filled_f64({4}, 1)); }),
             "local_response_norm: input must be (N, C, *), got (4,)");
 }
 
 // ---- dropout ----
 
 TEST(Composite, DropoutTrainingEvalAndEdges) {
-  Tensor x = filled({50, 40}, 61, 0.5, 1.5);
+  Tensor x = filled_f64({50, 40}, 61, 0.5, 1.5);
   // eval and p = 0 hand back x itself.
   EXPECT_TRUE(dropout(x, 0.5, false).same_storage(x));
   EXPECT_TRUE(dropout(x, 0.0, true).same_storage(x));
@@ -487,7 +475,7 @@ TEST(Composite, DropoutTrainingEvalAndEdges) {
   Tensor mask = bernoulli({50, 40}, 0.6, DType::f64);
   expect_near_all(d, values(div(mul(x, mask), 0.6)), 1e-12);
   // The gradient is the mask scaled.
-  Tensor xg = filled({3, 4}, 62).set_requires_grad(true);
+  Tensor xg = filled_f64({3, 4}, 62).set_requires_grad(true);
   Tensor yg = dropout(xg, 0.5, true);
   const std::vector<double> g = values(grad({sum(yg)}, {xg})[0]), ygv = values(yg);
   for (size_t i = 0; i < g.size(); ++i) EXPECT_EQ(g[i], ygv[i] == 0 ? 0.0 : 2.0);
@@ -502,8 +490,8 @@ TEST(Composite, EmptyInputs) {
     EXPECT_EQ(log_softmax(Tensor::zeros({0, 4}, DType::f64), 1).shape(), (Shape{0, 4}));
   }
   EXPECT_EQ(local_response_norm(Tensor::zeros({2, 0, 3}, DType::f64)).shape(), (Shape{2, 0, 3}));
-  EXPECT_EQ(linear(Tensor::zeros({0, 3}, DType::f64), filled({2, 3}, 1)).shape(), (Shape{0, 2}));
-  EXPECT_EQ(embedding(filled({4, 2}, 1), idx({}, {0})).shape(), (Shape{0, 2}));
+  EXPECT_EQ(linear(Tensor::zeros({0, 3}, DType::f64), filled_f64({2, 3}, 1)).shape(), (Shape{0, 2}));
+  EXPECT_EQ(embedding(filled_f64({4, 2}, 1), idx({}, {0})).shape(), (Shape{0, 2}));
   EXPECT_EQ(cross_entropy(Tensor::zeros({0, 3}, DType::f64), idx({}, {0}), -100, 0, "sum").item(), 0.0);
 }
 
@@ -552,7 +540,7 @@ TEST(Composite, SoftmaxCostIsTheSumOfItsPrimitives) {
   {
     ObserverScope scope(&rec);
     DecomposeScope decompose(true);
-    softmax(cast(filled(s, 71), DType::f32), -1);
+    softmax(cast(filled_f64(s, 71), DType::f32), -1);
   }
   // The cast that builds the input is outside the softmax region.
   Cost prim;
@@ -569,7 +557,7 @@ TEST(Composite, SoftmaxCostIsTheSumOfItsPrimitives) {
 }
 
 TEST(Composite, ProfilerSeesNestedRegions) {
-  Tensor logits = filled({2, 3}, 72);
+  Tensor logits = filled_f64({2, 3}, 72);
   Recorder rec;
   {
     ObserverScope scope(&rec);

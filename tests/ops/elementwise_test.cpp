@@ -9,36 +9,12 @@
 #include "plumb/autograd.h"
 #include "plumb/ops.h"
 #include "plumb/tensor.h"
+#include "test_util.h"
 
 namespace plumb {
 namespace {
 
-Tensor f32(const std::vector<float>& v, Shape s) { return Tensor::from_vector(v, std::move(s)); }
-Tensor f64(const std::vector<double>& v, Shape s) { return Tensor::from_vector(v, std::move(s)); }
-Tensor i64(const std::vector<int64_t>& v, Shape s) { return Tensor::from_vector(v, std::move(s)); }
-Tensor of_dtype(const std::vector<double>& v, Shape s, DType t) {
-  Tensor out = Tensor::empty(std::move(s), t);
-  for (size_t i = 0; i < v.size(); ++i) set_element_from_double(out, static_cast<int64_t>(i), v[i]);
-  return out;
-}
-std::vector<double> values(const Tensor& t) { return t.to_vector<double>(); }
-
-// The message of the plumb::Error that f throws, or "" when it does not throw.
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-#define EXPECT_ERROR(expr, text)                                         \
-  do {                                                                   \
-    const std::string msg_ = error_of([&] { (void)(expr); });           \
-    EXPECT_NE(msg_.find(text), std::string::npos) << "message: " << msg_; \
-  } while (0)
-
+using namespace test_util;
 TEST(Elementwise, UnaryKnownValues) {
   const Tensor x = f64({-2, 0, 0.5, 4}, {4});
   EXPECT_EQ(values(neg(x)), (std::vector<double>{2, -0.0, -0.5, -4}));

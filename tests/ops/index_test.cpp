@@ -5,29 +5,13 @@
 #include "ops/op_def.h"
 #include "plumb/autograd.h"
 #include "plumb/ops.h"
+#include "test_util.h"
 
 namespace plumb {
 namespace {
 
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
-
-Tensor vec(std::vector<double> v, Shape shape) { return Tensor::from_vector(v, std::move(shape)); }
-Tensor idx(std::vector<int64_t> v, Shape shape) { return Tensor::from_vector(v, std::move(shape)); }
+using namespace test_util;
 Tensor idx32(std::vector<int32_t> v, Shape shape) { return Tensor::from_vector(v, std::move(shape)); }
-Tensor iota(Shape shape) {
-  std::vector<double> v(static_cast<size_t>(numel(shape)));
-  for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<double>(i);
-  return vec(v, std::move(shape));
-}
-std::vector<double> values(const Tensor& t) { return t.to_vector<double>(); }
 
 TEST(Index, IndexSelectRowsAndColumns) {
   Tensor x = iota({3, 4});

@@ -9,39 +9,12 @@
 #include "plumb/autograd.h"
 #include "plumb/dispatch.h"
 #include "plumb/ops.h"
+#include "test_util.h"
 
 namespace plumb {
 namespace {
 
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
-
-Tensor vec(std::vector<double> v, Shape shape, DType dtype = DType::f64) {
-  Tensor t = Tensor::from_vector(v, std::move(shape));
-  if (dtype == DType::f64) return t;
-  Tensor out = Tensor::empty(t.shape(), dtype);
-  for (int64_t i = 0; i < t.numel(); ++i) set_element_from_double(out, i, element_as_double(t, i));
-  return out;
-}
-
-// Deterministic values in [-1, 1), without going through any op.
-Tensor filled(Shape shape, uint64_t seed, DType dtype = DType::f32) {
-  Tensor t = Tensor::empty(std::move(shape), dtype);
-  uint64_t s = seed * 2654435761u + 1;
-  for (int64_t i = 0; i < t.numel(); ++i) {
-    s = s * 6364136223846793005ull + 1442695040888963407ull;
-    set_element_from_double(t, i, static_cast<double>(s >> 11) / 9007199254740992.0 * 2 - 1);
-  }
-  return t;
-}
-
+using namespace test_util;
 // Records which backend ran each op.
 struct KernelLog : DispatchObserver {
   std::vector<std::string> backends;

@@ -9,6 +9,7 @@
 #include "harness.h"
 #include "ops/op_def.h"
 #include "plumb/autograd.h"
+#include "test_util.h"
 
 namespace plumb::backends::fast {
 // Defined in src/backends/cpu/fast/onednn_norm.cpp.
@@ -19,13 +20,8 @@ void onednn_batch_norm_backward(const KernelArgs& a);
 namespace plumb {
 namespace {
 
+using namespace test_util;
 using testing::rand_f64;
-
-Tensor to_f32(const Tensor& t) {
-  std::vector<float> v;
-  for (double d : t.to_vector<double>()) v.push_back(static_cast<float>(d));
-  return Tensor::from_vector(v, t.shape());
-}
 
 void expect_close(const Tensor& got, const std::vector<double>& want, double tol, const std::string& what) {
   const std::vector<double> g = got.to_vector<double>();

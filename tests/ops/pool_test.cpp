@@ -9,19 +9,13 @@
 #include "harness.h"
 #include "ops/op_def.h"
 #include "plumb/autograd.h"
+#include "test_util.h"
 
 namespace plumb {
 namespace {
 
+using namespace test_util;
 using testing::rand_f64;
-
-Tensor f32(const std::vector<float>& v, Shape shape) { return Tensor::from_vector(v, std::move(shape)); }
-
-Tensor to_f32(const Tensor& t) {
-  std::vector<float> v;
-  for (double d : t.to_vector<double>()) v.push_back(static_cast<float>(d));
-  return Tensor::from_vector(v, t.shape());
-}
 
 void expect_values(const Tensor& t, const std::vector<double>& want, double tol = 1e-6) {
   const std::vector<double> got = t.to_vector<double>();

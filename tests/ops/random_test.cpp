@@ -9,20 +9,12 @@
 #include "plumb/ops.h"
 #include "plumb/random.h"
 #include "plumb/thread_pool.h"
+#include "test_util.h"
 
 namespace plumb {
 namespace {
 
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
-
+using namespace test_util;
 struct Moments {
   double mean = 0, var = 0, m4 = 0, min = INFINITY, max = -INFINITY;
   int64_t n = 0;

@@ -85,11 +85,20 @@ double conv_flops(const Shape& y, const Shape& w) {
   return f;
 }
 
-ConvGeometry geometry_of(std::string_view op, size_t spatial, const ConvAttrs& a) {
+template <class A>  // ConvAttrs or ConvBackwardAttrs
+ConvGeometry geometry_of(std::string_view op, size_t spatial, const A& a) {
   return resolve_geometry(op, spatial, a.stride, a.padding, a.dilation, a.groups);
 }
-ConvGeometry geometry_of(std::string_view op, size_t spatial, const ConvBackwardAttrs& a) {
-  return resolve_geometry(op, spatial, a.stride, a.padding, a.dilation, a.groups);
+
+// The geometry fields every conv op's attrs carry (ConvAttrs or ConvBackwardAttrs), for the front ends.
+template <class A>
+A conv_attrs(Shape stride, Shape padding, Shape dilation, int64_t groups) {
+  A a;
+  a.stride = std::move(stride);
+  a.padding = std::move(padding);
+  a.dilation = std::move(dilation);
+  a.groups = groups;
+  return a;
 }
 
 // ---- conv(x, w): x (N, C, *S), w (O, C/groups, *K) -> y (N, O, *S_out) ----
@@ -226,32 +235,20 @@ void register_conv_ops() {
 namespace plumb {
 
 Tensor conv(const Tensor& x, const Tensor& w, Shape stride, Shape padding, Shape dilation, int64_t groups) {
-  ConvAttrs a;
-  a.stride = std::move(stride);
-  a.padding = std::move(padding);
-  a.dilation = std::move(dilation);
-  a.groups = groups;
+  const auto a = ops::conv_attrs<ConvAttrs>(std::move(stride), std::move(padding), std::move(dilation), groups);
   return ops::call(PLUMB_OP("conv"), {x, w}, a);
 }
 
 Tensor conv_backward_input(const Tensor& grad_y, const Tensor& w, const Shape& input_shape, Shape stride,
                            Shape padding, Shape dilation, int64_t groups) {
-  ConvBackwardAttrs a;
-  a.stride = std::move(stride);
-  a.padding = std::move(padding);
-  a.dilation = std::move(dilation);
-  a.groups = groups;
+  auto a = ops::conv_attrs<ConvBackwardAttrs>(std::move(stride), std::move(padding), std::move(dilation), groups);
   a.result_shape = input_shape;
   return ops::call(PLUMB_OP("conv_backward_input"), {grad_y, w}, a);
 }
 
 Tensor conv_backward_weight(const Tensor& x, const Tensor& grad_y, const Shape& weight_shape, Shape stride,
                             Shape padding, Shape dilation, int64_t groups) {
-  ConvBackwardAttrs a;
-  a.stride = std::move(stride);
-  a.padding = std::move(padding);
-  a.dilation = std::move(dilation);
-  a.groups = groups;
+  auto a = ops::conv_attrs<ConvBackwardAttrs>(std::move(stride), std::move(padding), std::move(dilation), groups);
   a.result_shape = weight_shape;
   return ops::call(PLUMB_OP("conv_backward_weight"), {x, grad_y}, a);
 }

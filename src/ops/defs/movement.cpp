@@ -156,6 +156,11 @@ Tensor pad_axis(const Tensor& x, int64_t axis, int64_t begin, int64_t end) {
 
 Cost no_cost(std::span<const TensorSpec>, std::span<const TensorSpec>, const Attrs&) { return {}; }
 
+// The ops that write a new tensor: bytes read and written, no flops.
+Cost copy_cost(std::span<const TensorSpec> in, std::span<const TensorSpec> out, const Attrs&) {
+  return io_bytes(in, out);
+}
+
 std::vector<TensorSpec> same_spec(std::span<const TensorSpec> in, const Attrs&) { return {in[0]}; }
 
 std::vector<TensorSpec> concat_infer(std::span<const TensorSpec> in, const Attrs& attrs) {
@@ -424,8 +429,7 @@ void register_movement_ops() {
       .min_inputs = 1,
       .max_inputs = 1,
       .infer = same_spec,
-      .cost = [](std::span<const TensorSpec> in, std::span<const TensorSpec> out,
-                 const Attrs&) { return io_bytes(in, out); },
+      .cost = copy_cost,
       .vjp = [](const VjpArgs& a) -> std::vector<Tensor> { return {a.grad_outputs[0]}; },
       .differentiable = true,
       .doc = "a new contiguous tensor with x's values (any strides in)",
@@ -438,8 +442,7 @@ void register_movement_ops() {
       .max_inputs = -1,
       .make_attrs = attrs_factory<AxisAttrs>(),
       .infer = concat_infer,
-      .cost = [](std::span<const TensorSpec> in, std::span<const TensorSpec> out,
-                 const Attrs&) { return io_bytes(in, out); },
+      .cost = copy_cost,
       .vjp =
           [](const VjpArgs& a) -> std::vector<Tensor> {
             const int64_t axis = normalize_axis(attrs_as<AxisAttrs>(a.attrs).axis, a.inputs[0].dim(), "concat");
@@ -463,8 +466,7 @@ void register_movement_ops() {
       .max_inputs = 1,
       .make_attrs = attrs_factory<PadAttrs>(),
       .infer = pad_infer,
-      .cost = [](std::span<const TensorSpec> in, std::span<const TensorSpec> out,
-                 const Attrs&) { return io_bytes(in, out); },
+      .cost = copy_cost,
       .vjp =
           [](const VjpArgs& a) -> std::vector<Tensor> {
             const auto& pads = attrs_as<PadAttrs>(a.attrs).pads;

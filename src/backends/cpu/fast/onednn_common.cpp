@@ -17,6 +17,7 @@ dnnl::engine& onednn_engine() {
 
 dnnl::stream& onednn_stream() {
   thread_local dnnl::stream stream(onednn_engine());
+  apply_onednn_threads();  // every oneDNN kernel gets its stream here, so each honours --threads
   return stream;
 }
 

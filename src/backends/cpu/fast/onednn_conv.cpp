@@ -56,14 +56,6 @@ std::vector<int64_t> cache_key(ConvKind kind, const ConvShape& s) {
   return key;
 }
 
-struct KeyHash {
-  size_t operator()(const std::vector<int64_t>& k) const {
-    size_t h = 0xcbf29ce484222325ull;
-    for (int64_t v : k) h = (h ^ static_cast<size_t>(v)) * 0x100000001b3ull;
-    return h;
-  }
-};
-
 // Plain (row-major) descriptors of plumb's tensors.
 tag activation_tag(size_t rank) { return rank == 3 ? tag::ncw : rank == 4 ? tag::nchw : tag::ncdhw; }
 tag weight_tag(size_t rank, bool grouped) {

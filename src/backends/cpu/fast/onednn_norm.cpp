@@ -7,11 +7,11 @@
 #include <limits>
 #include <mutex>
 #include <string>
-#include <oneapi/dnnl/dnnl.hpp>
 #include <unordered_map>
 #include <vector>
 
 #include "backends/cpu/fast/fast.h"
+#include "backends/cpu/fast/onednn_common.h"
 #include "ops/op_def.h"
 
 namespace plumb::backends::fast {
@@ -22,30 +22,8 @@ using dnnl::memory;
 using dnnl::normalization_flags;
 using dnnl::prop_kind;
 
-dnnl::engine& engine() {
-  static dnnl::engine e(dnnl::engine::kind::cpu, 0);
-  return e;
-}
-
-dnnl::stream& stream() {
-  thread_local dnnl::stream s(engine());
-  return s;
-}
-
 // What a cache entry holds: training forward, eval forward, training backward, eval backward.
 enum class Mode : int64_t { forward_training, forward_eval, backward_training, backward_eval };
-
-struct Key {
-  std::vector<int64_t> v;
-  bool operator==(const Key&) const = default;
-};
-struct KeyHash {
-  size_t operator()(const Key& k) const {
-    size_t h = 1469598103934665603ull;
-    for (int64_t x : k.v) h = (h ^ static_cast<size_t>(x)) * 1099511628211ull;
-    return h;
-  }
-};
 
 // oneDNN 2.6 runs batch norm on plain NC* data with slow generic code (ncsp_bnorm; the reference
 // implementation for 3-D), about 5-50x slower than its JIT on channel-blocked data. So x is described as
@@ -76,18 +54,18 @@ memory::dims norm_dims(const Shape& x) {
 // The primitive for `m` on data laid out as `md`.
 dnnl::primitive make_bnorm(Mode m, const memory::desc& md, float eps, std::string* impl = nullptr) {
   const normalization_flags flags = flags_for(m);
+  dnnl::engine& eng = onednn_engine();
   if (m == Mode::forward_eval) {
-    const dnnl::batch_normalization_forward::primitive_desc pd({prop_kind::forward_inference, md, eps, flags}, engine());
+    const dnnl::batch_normalization_forward::primitive_desc pd({prop_kind::forward_inference, md, eps, flags}, eng);
     if (impl) *impl = pd.impl_info_str();
     return dnnl::batch_normalization_forward(pd);
   }
-  const dnnl::batch_normalization_forward::primitive_desc fpd({prop_kind::forward_training, md, eps, flags}, engine());
+  const dnnl::batch_normalization_forward::primitive_desc fpd({prop_kind::forward_training, md, eps, flags}, eng);
   if (m == Mode::forward_training) {
     if (impl) *impl = fpd.impl_info_str();
     return dnnl::batch_normalization_forward(fpd);
   }
-  const dnnl::batch_normalization_backward::primitive_desc bpd({prop_kind::backward, md, md, eps, flags}, engine(),
-                                                               fpd);
+  const dnnl::batch_normalization_backward::primitive_desc bpd({prop_kind::backward, md, md, eps, flags}, eng, fpd);
   if (impl) *impl = bpd.impl_info_str();
   return dnnl::batch_normalization_backward(bpd);
 }
@@ -116,8 +94,9 @@ void build(NormPrimitives& p, Mode m, const Shape& x, float eps) {
     p.work_md = md;
     p.bnorm = prim;
     p.reorder = true;
-    p.to_work = dnnl::reorder(dnnl::reorder::primitive_desc(engine(), p.user_md, engine(), p.work_md));
-    p.from_work = dnnl::reorder(dnnl::reorder::primitive_desc(engine(), p.work_md, engine(), p.user_md));
+    dnnl::engine& eng = onednn_engine();
+    p.to_work = dnnl::reorder(dnnl::reorder::primitive_desc(eng, p.user_md, eng, p.work_md));
+    p.from_work = dnnl::reorder(dnnl::reorder::primitive_desc(eng, p.work_md, eng, p.user_md));
     return;
   }
   p.work_md = p.user_md;  // no JIT for blocked data here: the plain-layout implementation, no copies
@@ -126,12 +105,11 @@ void build(NormPrimitives& p, Mode m, const Shape& x, float eps) {
 
 const NormPrimitives& primitives(Mode m, const Shape& x, float eps) {
   static std::mutex mu;
-  static std::unordered_map<Key, NormPrimitives, KeyHash> cache;
-  Key key;
+  static std::unordered_map<std::vector<int64_t>, NormPrimitives, KeyHash> cache;
   uint32_t eps_bits;
   std::memcpy(&eps_bits, &eps, sizeof eps_bits);
-  key.v = {static_cast<int64_t>(m), static_cast<int64_t>(eps_bits)};
-  key.v.insert(key.v.end(), x.begin(), x.end());
+  std::vector<int64_t> key = {static_cast<int64_t>(m), static_cast<int64_t>(eps_bits)};
+  key.insert(key.end(), x.begin(), x.end());
   std::lock_guard lock(mu);
   auto it = cache.find(key);
   if (it != cache.end()) return it->second;
@@ -144,8 +122,6 @@ const NormPrimitives& primitives(Mode m, const Shape& x, float eps) {
   return cache.emplace(std::move(key), std::move(p)).first->second;
 }
 
-memory wrap(const memory::desc& md, const Tensor& t) { return memory(md, engine(), t.raw_data()); }
-
 // A work-layout buffer, from plumb's allocator so the memory studies see it.
 Tensor work_buffer(const NormPrimitives& p) {
   return Tensor::empty({static_cast<int64_t>(p.work_md.get_size() / sizeof(float))}, DType::f32);
@@ -155,7 +131,7 @@ Tensor work_buffer(const NormPrimitives& p) {
 memory to_work(const NormPrimitives& p, const Tensor& t, const Tensor& buf) {
   if (!p.reorder) return wrap(p.user_md, t);
   memory src = wrap(p.user_md, t), dst = wrap(p.work_md, buf);
-  p.to_work.execute(stream(), src, dst);
+  p.to_work.execute(onednn_stream(), src, dst);
   return dst;
 }
 
@@ -186,22 +162,23 @@ void onednn_batch_norm(const KernelArgs& a) {
   // Forward runs in place in the work layout: x -> work -> y.
   const NormPrimitives& p =
       primitives(at.training ? Mode::forward_training : Mode::forward_eval, x.shape(), static_cast<float>(at.eps));
+  dnnl::stream& stream = onednn_stream();
   const Tensor buf = p.reorder ? work_buffer(p) : Tensor();
   const memory src = to_work(p, x, buf);
   memory dst = p.reorder ? src : wrap(p.user_md, y);
   const Tensor& stat_mean = at.training ? mean : rm;  // training writes the batch stats, eval reads the running ones
   const Tensor& stat_var = at.training ? var : rv;
-  p.bnorm.execute(stream(), {{DNNL_ARG_SRC, src},
-                             {DNNL_ARG_DST, dst},
-                             {DNNL_ARG_SCALE, wrap(p.stat_md, w)},
-                             {DNNL_ARG_SHIFT, wrap(p.stat_md, b)},
-                             {DNNL_ARG_MEAN, wrap(p.stat_md, stat_mean)},
-                             {DNNL_ARG_VARIANCE, wrap(p.stat_md, stat_var)}});
+  p.bnorm.execute(stream, {{DNNL_ARG_SRC, src},
+                           {DNNL_ARG_DST, dst},
+                           {DNNL_ARG_SCALE, wrap(p.stat_md, w)},
+                           {DNNL_ARG_SHIFT, wrap(p.stat_md, b)},
+                           {DNNL_ARG_MEAN, wrap(p.stat_md, stat_mean)},
+                           {DNNL_ARG_VARIANCE, wrap(p.stat_md, stat_var)}});
   if (p.reorder) {
     memory out = wrap(p.user_md, y);
-    p.from_work.execute(stream(), dst, out);
+    p.from_work.execute(stream, dst, out);
   }
-  stream().wait();
+  stream.wait();
   if (!at.training) {
     copy_f32(mean, rm);
     copy_f32(var, rv);
@@ -221,6 +198,7 @@ void onednn_batch_norm_backward(const KernelArgs& a) {
   }
   const NormPrimitives& p =
       primitives(at.training ? Mode::backward_training : Mode::backward_eval, x.shape(), static_cast<float>(at.eps));
+  dnnl::stream& stream = onednn_stream();
   // Backward runs in place on grad_y's work copy: (x, grad_y) -> work -> grad_x.
   const Tensor x_buf = p.reorder ? work_buffer(p) : Tensor(), gy_buf = p.reorder ? work_buffer(p) : Tensor();
   const memory src = to_work(p, x, x_buf);
@@ -229,20 +207,20 @@ void onednn_batch_norm_backward(const KernelArgs& a) {
   // oneDNN 2.6 requires a SHIFT argument for the backward with use_shift though the gradient does not
   // depend on it; the weight buffer (C floats, read-only) stands in.
   const memory scale = wrap(p.stat_md, w);
-  p.bnorm.execute(stream(), {{DNNL_ARG_SRC, src},
-                             {DNNL_ARG_DIFF_DST, diff_dst},
-                             {DNNL_ARG_SCALE, scale},
-                             {DNNL_ARG_SHIFT, scale},
-                             {DNNL_ARG_MEAN, wrap(p.stat_md, mean)},
-                             {DNNL_ARG_VARIANCE, wrap(p.stat_md, var)},
-                             {DNNL_ARG_DIFF_SRC, diff_src},
-                             {DNNL_ARG_DIFF_SCALE, wrap(p.stat_md, gw)},
-                             {DNNL_ARG_DIFF_SHIFT, wrap(p.stat_md, gb)}});
+  p.bnorm.execute(stream, {{DNNL_ARG_SRC, src},
+                           {DNNL_ARG_DIFF_DST, diff_dst},
+                           {DNNL_ARG_SCALE, scale},
+                           {DNNL_ARG_SHIFT, scale},
+                           {DNNL_ARG_MEAN, wrap(p.stat_md, mean)},
+                           {DNNL_ARG_VARIANCE, wrap(p.stat_md, var)},
+                           {DNNL_ARG_DIFF_SRC, diff_src},
+                           {DNNL_ARG_DIFF_SCALE, wrap(p.stat_md, gw)},
+                           {DNNL_ARG_DIFF_SHIFT, wrap(p.stat_md, gb)}});
   if (p.reorder) {
     memory out = wrap(p.user_md, gx);
-    p.from_work.execute(stream(), diff_src, out);
+    p.from_work.execute(stream, diff_src, out);
   }
-  stream().wait();
+  stream.wait();
 }
 
 // The records are the composites of src/ops/composite/norm.cpp; these kernels stand in for them in f32.

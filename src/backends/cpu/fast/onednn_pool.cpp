@@ -3,11 +3,11 @@
 #include <algorithm>
 #include <cmath>
 #include <mutex>
-#include <oneapi/dnnl/dnnl.hpp>
 #include <unordered_map>
 #include <vector>
 
 #include "backends/cpu/fast/fast.h"
+#include "backends/cpu/fast/onednn_common.h"
 #include "ops/op_def.h"
 
 namespace plumb::backends::fast {
@@ -17,17 +17,6 @@ namespace {
 using dnnl::algorithm;
 using dnnl::memory;
 using dnnl::prop_kind;
-
-dnnl::engine& engine() {
-  static dnnl::engine e(dnnl::engine::kind::cpu, 0);
-  return e;
-}
-
-// A CPU stream is cheap; one per thread keeps concurrent callers apart.
-dnnl::stream& stream() {
-  thread_local dnnl::stream s(engine());
-  return s;
-}
 
 memory::format_tag plain_tag(size_t rank) {
   switch (rank) {
@@ -64,24 +53,11 @@ PoolGeometry pool_geometry(const Shape& x, const Shape& y, const Shape& kernel, 
 
 enum class Build : int64_t { forward_inference, forward_training_backward, backward, nan_check };
 
-struct Key {
-  std::vector<int64_t> v;
-  bool operator==(const Key&) const = default;
-};
-struct KeyHash {
-  size_t operator()(const Key& k) const {
-    size_t h = 1469598103934665603ull;
-    for (int64_t x : k.v) h = (h ^ static_cast<size_t>(x)) * 1099511628211ull;
-    return h;
-  }
-};
-
-Key make_key(Build b, algorithm alg, const PoolGeometry& g) {
-  Key k;
-  k.v = {static_cast<int64_t>(b), static_cast<int64_t>(alg)};
+std::vector<int64_t> make_key(Build b, algorithm alg, const PoolGeometry& g) {
+  std::vector<int64_t> k = {static_cast<int64_t>(b), static_cast<int64_t>(alg)};
   for (const memory::dims* d : {&g.src, &g.dst, &g.kernel, &g.stride, &g.pad_l, &g.pad_r}) {
-    k.v.push_back(static_cast<int64_t>(d->size()));
-    k.v.insert(k.v.end(), d->begin(), d->end());
+    k.push_back(static_cast<int64_t>(d->size()));
+    k.insert(k.end(), d->begin(), d->end());
   }
   return k;
 }
@@ -95,30 +71,31 @@ struct PoolPrimitives {
 
 void build_primitives(PoolPrimitives& p, Build b, algorithm alg, const PoolGeometry& g) {
   const memory::format_tag tag = plain_tag(g.src.size());
+  dnnl::engine& eng = onednn_engine();
   p.src_md = memory::desc(g.src, memory::data_type::f32, tag);
   if (b == Build::nan_check) {
     p.dst_md = memory::desc(memory::dims(g.src.size(), 1), memory::data_type::f32, tag);
     p.sum = dnnl::reduction(
-        dnnl::reduction::primitive_desc({algorithm::reduction_sum, p.src_md, p.dst_md, 0.f, 0.f}, engine()));
+        dnnl::reduction::primitive_desc({algorithm::reduction_sum, p.src_md, p.dst_md, 0.f, 0.f}, eng));
     return;
   }
   p.dst_md = memory::desc(g.dst, memory::data_type::f32, tag);
   const prop_kind prop = b == Build::forward_inference ? prop_kind::forward_inference : prop_kind::forward_training;
   const dnnl::pooling_forward::desc fwd_d(prop, alg, p.src_md, p.dst_md, g.stride, g.kernel, g.pad_l, g.pad_r);
-  const dnnl::pooling_forward::primitive_desc fwd_pd(fwd_d, engine());
+  const dnnl::pooling_forward::primitive_desc fwd_pd(fwd_d, eng);
   if (b != Build::backward) p.fwd = dnnl::pooling_forward(fwd_pd);
   if (b != Build::forward_inference) {
     p.ws_md = fwd_pd.workspace_desc();
     const dnnl::pooling_backward::desc bwd_d(alg, p.src_md, p.dst_md, g.stride, g.kernel, g.pad_l, g.pad_r);
-    p.bwd = dnnl::pooling_backward(dnnl::pooling_backward::primitive_desc(bwd_d, engine(), fwd_pd));
+    p.bwd = dnnl::pooling_backward(dnnl::pooling_backward::primitive_desc(bwd_d, eng, fwd_pd));
   }
 }
 
 // The primitives for `b` on this geometry, built on first use and cached.
 const PoolPrimitives& primitives(Build b, algorithm alg, const PoolGeometry& g) {
   static std::mutex mu;
-  static std::unordered_map<Key, PoolPrimitives, KeyHash> cache;
-  Key key = make_key(b, alg, g);
+  static std::unordered_map<std::vector<int64_t>, PoolPrimitives, KeyHash> cache;
+  std::vector<int64_t> key = make_key(b, alg, g);
   std::lock_guard lock(mu);
   auto it = cache.find(key);
   if (it != cache.end()) return it->second;
@@ -131,8 +108,6 @@ const PoolPrimitives& primitives(Build b, algorithm alg, const PoolGeometry& g) 
   }
   return cache.emplace(std::move(key), std::move(p)).first->second;
 }
-
-memory wrap(const memory::desc& md, const Tensor& t) { return memory(md, engine(), t.raw_data()); }
 
 // oneDNN's include-padding average always divides by prod(kernel); PyTorch (and the reference) divide a
 // window that runs past the right padding (ceil_mode) by its length clipped to the padded input.
@@ -175,8 +150,10 @@ bool has_nan(const Tensor& x) {
   g.src.assign(x.shape().begin(), x.shape().end());
   const PoolPrimitives& p = primitives(Build::nan_check, algorithm::reduction_sum, g);
   float total = 0;
-  p.sum.execute(stream(), {{DNNL_ARG_SRC, wrap(p.src_md, x)}, {DNNL_ARG_DST, memory(p.dst_md, engine(), &total)}});
-  stream().wait();
+  dnnl::stream& stream = onednn_stream();
+  p.sum.execute(stream,
+                {{DNNL_ARG_SRC, wrap(p.src_md, x)}, {DNNL_ARG_DST, memory(p.dst_md, onednn_engine(), &total)}});
+  stream.wait();
   return std::isnan(total);
 }
 
@@ -199,8 +176,9 @@ void run_forward(const KernelArgs& a, algorithm alg, const PoolAttrs& at) {
   if (y.numel() == 0) return;
   const PoolGeometry g = pool_geometry(x.shape(), y.shape(), at.kernel, at.stride, at.padding);
   const PoolPrimitives& p = primitives(Build::forward_inference, alg, g);
-  p.fwd.execute(stream(), {{DNNL_ARG_SRC, wrap(p.src_md, x)}, {DNNL_ARG_DST, wrap(p.dst_md, y)}});
-  stream().wait();
+  dnnl::stream& stream = onednn_stream();
+  p.fwd.execute(stream, {{DNNL_ARG_SRC, wrap(p.src_md, x)}, {DNNL_ARG_DST, wrap(p.dst_md, y)}});
+  stream.wait();
   if (alg == algorithm::pooling_avg_include_padding && g.ceil_overflow) {
     const std::vector<float> f = ceil_include_pad_factors(g);
     float* yp = y.data<float>();
@@ -238,13 +216,14 @@ void max_pool_backward_onednn(const KernelArgs& a) {
   const Tensor y_scratch = Tensor::empty(gy.shape(), DType::f32);
   const Tensor ws = Tensor::empty({static_cast<int64_t>(p.ws_md.get_size())}, DType::u8);
   const memory ws_mem = wrap(p.ws_md, ws);
-  p.fwd.execute(stream(), {{DNNL_ARG_SRC, wrap(p.src_md, x)},
-                           {DNNL_ARG_DST, wrap(p.dst_md, y_scratch)},
-                           {DNNL_ARG_WORKSPACE, ws_mem}});
-  p.bwd.execute(stream(), {{DNNL_ARG_DIFF_DST, wrap(p.dst_md, gy)},
-                           {DNNL_ARG_DIFF_SRC, wrap(p.src_md, gx)},
-                           {DNNL_ARG_WORKSPACE, ws_mem}});
-  stream().wait();
+  dnnl::stream& stream = onednn_stream();
+  p.fwd.execute(stream, {{DNNL_ARG_SRC, wrap(p.src_md, x)},
+                         {DNNL_ARG_DST, wrap(p.dst_md, y_scratch)},
+                         {DNNL_ARG_WORKSPACE, ws_mem}});
+  p.bwd.execute(stream, {{DNNL_ARG_DIFF_DST, wrap(p.dst_md, gy)},
+                         {DNNL_ARG_DIFF_SRC, wrap(p.src_md, gx)},
+                         {DNNL_ARG_WORKSPACE, ws_mem}});
+  stream.wait();
 }
 
 // grad_y: (N, C, *S_out) -> grad_x: (N, C, *input_shape spatial)
@@ -267,8 +246,9 @@ void avg_pool_backward_onednn(const KernelArgs& a) {
     for (int64_t i = 0; i < planes; ++i)
       for (int64_t o = 0; o < plane; ++o) dst[i * plane + o] = src[i * plane + o] * f[o];
   }
-  p.bwd.execute(stream(), {{DNNL_ARG_DIFF_DST, wrap(p.dst_md, diff_dst)}, {DNNL_ARG_DIFF_SRC, wrap(p.src_md, gx)}});
-  stream().wait();
+  dnnl::stream& stream = onednn_stream();
+  p.bwd.execute(stream, {{DNNL_ARG_DIFF_DST, wrap(p.dst_md, diff_dst)}, {DNNL_ARG_DIFF_SRC, wrap(p.src_md, gx)}});
+  stream.wait();
 }
 
 }  // namespace

@@ -51,6 +51,14 @@ Span window(const Geometry& g, int d, int64_t o) {
 // Small problems stay on the calling thread.
 int64_t plane_grain(const Geometry& g) { return std::max<int64_t>(1, 16384 / std::max<int64_t>(1, g.out_plane() * g.taps())); }
 
+// Calls f(p) for every (N*C) plane p, planes in parallel.
+template <class F>
+void for_each_plane(const Geometry& g, F&& f) {
+  parallel_for(g.planes, plane_grain(g), [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p) f(p);
+  });
+}
+
 // Calls f(out_index, span_d, span_h, span_w) for every output position of a plane.
 template <class F>
 void for_each_window(const Geometry& g, F&& f) {
@@ -64,20 +72,25 @@ void for_each_window(const Geometry& g, F&& f) {
   }
 }
 
+// Calls f(i) for the index i (within the plane) of every input element of a window, in window order.
+template <class F>
+void for_each_tap(const Geometry& g, const Span& sd, const Span& sh, const Span& sw, F&& f) {
+  for (int64_t id = sd.lo; id < sd.hi; ++id)
+    for (int64_t ih = sh.lo; ih < sh.hi; ++ih)
+      for (int64_t iw = sw.lo; iw < sw.hi; ++iw) f((id * g.in[1] + ih) * g.in[2] + iw);
+}
+
 // Index (within the plane) of the window's max: the first max in window order, NaN wins (as PyTorch).
 template <class T>
 int64_t window_argmax(const T* x, const Geometry& g, const Span& sd, const Span& sh, const Span& sw) {
   int64_t best_i = (sd.lo * g.in[1] + sh.lo) * g.in[2] + sw.lo;
   T best = -std::numeric_limits<T>::infinity();
-  for (int64_t id = sd.lo; id < sd.hi; ++id)
-    for (int64_t ih = sh.lo; ih < sh.hi; ++ih)
-      for (int64_t iw = sw.lo; iw < sw.hi; ++iw) {
-        const int64_t i = (id * g.in[1] + ih) * g.in[2] + iw;
-        if (x[i] > best || std::isnan(x[i])) {
-          best = x[i];
-          best_i = i;
-        }
-      }
+  for_each_tap(g, sd, sh, sw, [&](int64_t i) {
+    if (x[i] > best || std::isnan(x[i])) {
+      best = x[i];
+      best_i = i;
+    }
+  });
   return best_i;
 }
 
@@ -94,14 +107,12 @@ void max_pool_kernel(const KernelArgs& a) {
     using T = decltype(t);
     const T* x = a.inputs[0].data<T>();
     T* y = a.outputs[0].data<T>();
-    parallel_for(g.planes, plane_grain(g), [&](int64_t p0, int64_t p1) {
-      for (int64_t p = p0; p < p1; ++p) {
-        const T* xp = x + p * g.in_plane();
-        T* yp = y + p * g.out_plane();
-        for_each_window(g, [&](int64_t o, const Span& sd, const Span& sh, const Span& sw) {
-          yp[o] = xp[window_argmax(xp, g, sd, sh, sw)];
-        });
-      }
+    for_each_plane(g, [&](int64_t p) {
+      const T* xp = x + p * g.in_plane();
+      T* yp = y + p * g.out_plane();
+      for_each_window(g, [&](int64_t o, const Span& sd, const Span& sh, const Span& sw) {
+        yp[o] = xp[window_argmax(xp, g, sd, sh, sw)];
+      });
     });
   });
 }
@@ -114,18 +125,14 @@ void avg_pool_kernel(const KernelArgs& a) {
     using T = decltype(t);
     const T* x = a.inputs[0].data<T>();
     T* y = a.outputs[0].data<T>();
-    parallel_for(g.planes, plane_grain(g), [&](int64_t p0, int64_t p1) {
-      for (int64_t p = p0; p < p1; ++p) {
-        const T* xp = x + p * g.in_plane();
-        T* yp = y + p * g.out_plane();
-        for_each_window(g, [&](int64_t o, const Span& sd, const Span& sh, const Span& sw) {
-          T acc = 0;
-          for (int64_t id = sd.lo; id < sd.hi; ++id)
-            for (int64_t ih = sh.lo; ih < sh.hi; ++ih)
-              for (int64_t iw = sw.lo; iw < sw.hi; ++iw) acc += xp[(id * g.in[1] + ih) * g.in[2] + iw];
-          yp[o] = static_cast<T>(acc / avg_divisor(sd, sh, sw, at.count_include_pad));
-        });
-      }
+    for_each_plane(g, [&](int64_t p) {
+      const T* xp = x + p * g.in_plane();
+      T* yp = y + p * g.out_plane();
+      for_each_window(g, [&](int64_t o, const Span& sd, const Span& sh, const Span& sw) {
+        T acc = 0;
+        for_each_tap(g, sd, sh, sw, [&](int64_t i) { acc += xp[i]; });
+        yp[o] = static_cast<T>(acc / avg_divisor(sd, sh, sw, at.count_include_pad));
+      });
     });
   });
 }
@@ -139,16 +146,14 @@ void max_pool_backward_kernel(const KernelArgs& a) {
     const T* x = a.inputs[0].data<T>();
     const T* gy = a.inputs[1].data<T>();
     T* gx = a.outputs[0].data<T>();
-    parallel_for(g.planes, plane_grain(g), [&](int64_t p0, int64_t p1) {
-      for (int64_t p = p0; p < p1; ++p) {
-        const T* xp = x + p * g.in_plane();
-        const T* gyp = gy + p * g.out_plane();
-        T* gxp = gx + p * g.in_plane();
-        std::fill(gxp, gxp + g.in_plane(), T(0));
-        for_each_window(g, [&](int64_t o, const Span& sd, const Span& sh, const Span& sw) {
-          gxp[window_argmax(xp, g, sd, sh, sw)] += gyp[o];
-        });
-      }
+    for_each_plane(g, [&](int64_t p) {
+      const T* xp = x + p * g.in_plane();
+      const T* gyp = gy + p * g.out_plane();
+      T* gxp = gx + p * g.in_plane();
+      std::fill(gxp, gxp + g.in_plane(), T(0));
+      for_each_window(g, [&](int64_t o, const Span& sd, const Span& sh, const Span& sw) {
+        gxp[window_argmax(xp, g, sd, sh, sw)] += gyp[o];
+      });
     });
   });
 }
@@ -161,18 +166,14 @@ void avg_pool_backward_kernel(const KernelArgs& a) {
     using T = decltype(t);
     const T* gy = a.inputs[0].data<T>();
     T* gx = a.outputs[0].data<T>();
-    parallel_for(g.planes, plane_grain(g), [&](int64_t p0, int64_t p1) {
-      for (int64_t p = p0; p < p1; ++p) {
-        const T* gyp = gy + p * g.out_plane();
-        T* gxp = gx + p * g.in_plane();
-        std::fill(gxp, gxp + g.in_plane(), T(0));
-        for_each_window(g, [&](int64_t o, const Span& sd, const Span& sh, const Span& sw) {
-          const T share = static_cast<T>(gyp[o] / avg_divisor(sd, sh, sw, at.count_include_pad));
-          for (int64_t id = sd.lo; id < sd.hi; ++id)
-            for (int64_t ih = sh.lo; ih < sh.hi; ++ih)
-              for (int64_t iw = sw.lo; iw < sw.hi; ++iw) gxp[(id * g.in[1] + ih) * g.in[2] + iw] += share;
-        });
-      }
+    for_each_plane(g, [&](int64_t p) {
+      const T* gyp = gy + p * g.out_plane();
+      T* gxp = gx + p * g.in_plane();
+      std::fill(gxp, gxp + g.in_plane(), T(0));
+      for_each_window(g, [&](int64_t o, const Span& sd, const Span& sh, const Span& sw) {
+        const T share = static_cast<T>(gyp[o] / avg_divisor(sd, sh, sw, at.count_include_pad));
+        for_each_tap(g, sd, sh, sw, [&](int64_t i) { gxp[i] += share; });
+      });
     });
   });
 }
