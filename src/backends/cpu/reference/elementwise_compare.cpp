@@ -1,0 +1,76 @@
+// Reference elementwise kernels: comparisons and where. See elementwise_loops.h for the iteration.
+#include "backends/cpu/reference/elementwise_loops.h"
+
+namespace plumb::backends::reference::elementwise {
+namespace {
+
+// bool y = f(a, b)
+template <class Fn>
+void compare(const KernelArgs& a, Fn fn) {
+  with_any(a.inputs[0].dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    using C = typename Num<T>::C;
+    binary_loop<T, bool>(a.inputs[0], a.inputs[1], a.outputs[0], [&](C x, C y) -> bool { return fn(x, y); });
+  });
+}
+
+void eq_kernel(const KernelArgs& a) {
+  compare(a, [](auto x, auto y) { return x == y; });
+}
+void ne_kernel(const KernelArgs& a) {
+  compare(a, [](auto x, auto y) { return x != y; });
+}
+void lt_kernel(const KernelArgs& a) {
+  compare(a, [](auto x, auto y) { return x < y; });
+}
+void le_kernel(const KernelArgs& a) {
+  compare(a, [](auto x, auto y) { return x <= y; });
+}
+void gt_kernel(const KernelArgs& a) {
+  compare(a, [](auto x, auto y) { return x > y; });
+}
+void ge_kernel(const KernelArgs& a) {
+  compare(a, [](auto x, auto y) { return x >= y; });
+}
+
+// y = cond ? a : b, all three broadcast; raw copies, so f16/bf16 need no conversion.
+void where_kernel(const KernelArgs& args) {
+  const Tensor& cond = args.inputs[0];
+  with_any(args.inputs[1].dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const Tensor& y = args.outputs[0];
+    const Plan p = make_plan(y, {&cond, &args.inputs[1], &args.inputs[2]});
+    if (p.n == 0) return;
+    const bool* cp = cond.data<bool>();
+    const T* ap = args.inputs[1].data<T>();
+    const T* bp = args.inputs[2].data<T>();
+    T* yp = y.data<T>();
+    const int64_t sc = p.inner(1), sa = p.inner(2), sb = p.inner(3);
+    for_each_row(p, [&](int64_t len, const int64_t* off) {
+      T* o = yp + off[0];
+      const bool* c = cp + off[1];
+      const T* x = ap + off[2];
+      const T* z = bp + off[3];
+      if (sc == 1 && sa == 1 && sb == 1) {
+        for (int64_t j = 0; j < len; ++j) o[j] = c[j] ? x[j] : z[j];
+      } else {
+        for (int64_t j = 0; j < len; ++j) o[j] = c[j * sc] ? x[j * sa] : z[j * sb];
+      }
+    });
+  });
+}
+
+
+}  // namespace
+
+void register_compare() {
+  reg("eq", kAll, &eq_kernel);
+  reg("ne", kAll, &ne_kernel);
+  reg("lt", kAll, &lt_kernel);
+  reg("le", kAll, &le_kernel);
+  reg("gt", kAll, &gt_kernel);
+  reg("ge", kAll, &ge_kernel);
+  reg("where", kAll, &where_kernel);
+}
+
+}  // namespace plumb::backends::reference::elementwise
