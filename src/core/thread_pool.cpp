@@ -2,8 +2,10 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <exception>
 #include <mutex>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "plumb/error.h"
@@ -44,6 +46,8 @@ class Pool {
     std::unique_lock lock(mu_);
     done_cv_.wait(lock, [&] { return pending_ == 0; });
     fn_ = nullptr;
+    // The first exception any chunk threw is rethrown on the calling thread.
+    if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
   }
 
  private:
@@ -53,9 +57,15 @@ class Pool {
       if (c >= chunks_) return;
       const int64_t begin = n_ * c / chunks_, end = n_ * (c + 1) / chunks_;
       in_parallel_ = true;
-      (*fn_)(begin, end);
+      std::exception_ptr err;
+      try {
+        (*fn_)(begin, end);
+      } catch (...) {
+        err = std::current_exception();
+      }
       in_parallel_ = false;
       std::lock_guard lock(mu_);
+      if (err && !error_) error_ = err;
       if (--pending_ == 0) done_cv_.notify_all();
     }
   }
@@ -85,6 +95,7 @@ class Pool {
   std::atomic<int64_t> next_{0};
   uint64_t generation_ = 0;
   bool stop_ = false;
+  std::exception_ptr error_;
 };
 thread_local bool Pool::in_parallel_ = false;
 
@@ -123,7 +134,7 @@ void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, in
   if (n <= 0) return;
   grain = std::max<int64_t>(grain, 1);
   const int threads = num_threads();
-  const int64_t chunks = std::min<int64_t>(threads, (n + grain - 1) / grain);
+  const int64_t chunks = std::min<int64_t>(threads, n / grain);  // every chunk gets at least `grain`
   if (chunks <= 1 || Pool::in_parallel_) {
     fn(0, n);
     return;

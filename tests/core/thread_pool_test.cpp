@@ -17,13 +17,15 @@ namespace {
 void expect_exact_cover(int64_t n, int64_t grain) {
   std::vector<std::atomic<int>> hits(static_cast<size_t>(n));
   std::atomic<int> calls{0};
-  std::atomic<bool> bad_range{false};
+  std::atomic<bool> bad_range{false}, short_chunk{false};
   parallel_for(n, grain, [&](int64_t begin, int64_t end) {
     if (begin < 0 || end > n || begin >= end) bad_range = true;
+    if (end - begin < std::min<int64_t>(std::max<int64_t>(grain, 1), n)) short_chunk = true;
     ++calls;
     for (int64_t i = begin; i < end; ++i) hits[static_cast<size_t>(i)].fetch_add(1);
   });
   EXPECT_FALSE(bad_range) << "n=" << n << " grain=" << grain;
+  EXPECT_FALSE(short_chunk) << "a chunk smaller than the grain: n=" << n << " grain=" << grain;
   for (int64_t i = 0; i < n; ++i) ASSERT_EQ(hits[static_cast<size_t>(i)].load(), 1) << "i=" << i << " n=" << n << " grain=" << grain;
   if (n == 0) EXPECT_EQ(calls.load(), 0);
   else EXPECT_LE(calls.load(), std::max(1, num_threads())) << "n=" << n << " grain=" << grain;
@@ -33,6 +35,18 @@ void expect_exact_cover(int64_t n, int64_t grain) {
 TEST(ThreadPool, CoversEveryIndexExactlyOnce) {
   for (int64_t n : {0, 1, 2, 3, 5, 7, 16, 63, 64, 65, 1000, 4097, 100003})
     for (int64_t grain : {0, 1, 2, 3, 7, 16, 1000, 1 << 20}) expect_exact_cover(n, grain);
+}
+
+TEST(ThreadPool, ExceptionInAChunkReachesTheCaller) {
+  for (int rep = 0; rep < 50; ++rep) {
+    EXPECT_THROW(parallel_for(1000, 1,
+                              [](int64_t b, int64_t e) {
+                                if (b <= 999 && 999 < e) fail("chunk holding index 999 failed");
+                              }),
+                 Error);
+  }
+  // The pool still works afterwards.
+  expect_exact_cover(1000, 1);
 }
 
 TEST(ThreadPool, ManyRegionsInARow) {
