@@ -151,4 +151,17 @@ struct DropoutAttrs : AttrsOf<DropoutAttrs> {
   }
 };
 
+// Hyperparameters of the optimizer update ops (sgd_update, adam_update, rmsprop_update, adagrad_update);
+// each op reads the fields it needs. `step` is 1-based (Adam's bias correction).
+struct OptimAttrs : AttrsOf<OptimAttrs> {
+  double lr = 0.01, momentum = 0, beta1 = 0.9, beta2 = 0.999, alpha = 0.99, eps = 1e-8, weight_decay = 0;
+  bool nesterov = false, decoupled_weight_decay = false;
+  int64_t step = 1;
+  template <class F> void fields(F&& f) {
+    f("lr", lr); f("momentum", momentum); f("beta1", beta1); f("beta2", beta2); f("alpha", alpha); f("eps", eps);
+    f("weight_decay", weight_decay); f("nesterov", nesterov); f("decoupled_weight_decay", decoupled_weight_decay);
+    f("step", step);
+  }
+};
+
 }  // namespace plumb

@@ -11,6 +11,7 @@ void register_reference_kernels() {
   reference::register_movement();
   reference::register_index();
   reference::register_random();
+  reference::register_optim();
   reference::register_composite();
 }
 }  // namespace plumb::backends
