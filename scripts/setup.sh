@@ -7,9 +7,11 @@ packages=(
   # build
   cmake ninja-build g++ ccache pkg-config make
   # libraries plumb links
-  libopenblas-dev libdnnl-dev nlohmann-json3-dev libcli11-dev libfmt-dev
+  libopenblas-dev libdnnl-dev nlohmann-json3-dev libcli11-dev libfmt-dev zlib1g-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev googletest libbenchmark-dev
+  # fuzz targets: clang with libFuzzer and the sanitizer runtimes
+  clang libclang-rt-14-dev
   # golden tests run Debian's /usr/bin/python3 with PyTorch and NumPy
   python3 python3-torch python3-numpy
   # data for the workloads
