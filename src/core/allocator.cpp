@@ -77,7 +77,12 @@ class CpuAllocator final : public Allocator {
   }
 
  private:
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define PLUMB_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(PLUMB_ASAN)
   static constexpr int64_t kMaxCached = 0;  // let ASan see every use after free
 #else
   static constexpr int64_t kMaxCached = int64_t{2} << 30;

@@ -248,10 +248,13 @@ Tensor parse_npy(const std::string& bytes, const std::string& name) {
   const DType dtype = dtype_from_descr(h.descr, name, swap);
 
   const size_t item = dtype_size(dtype);
-  uint64_t count = 1;
+  // `extent` multiplies max(d, 1), so a zero dim cannot hide later dims whose strides would overflow.
+  uint64_t count = 1, extent = 1;
   for (int64_t d : h.shape) {
-    if (d != 0 && count > std::numeric_limits<uint64_t>::max() / item / static_cast<uint64_t>(d))
+    const uint64_t m = d ? static_cast<uint64_t>(d) : 1;
+    if (extent > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) / item / m)
       fail(name, ": shape ", shape_str(h.shape), " is too large");
+    extent *= m;
     count *= static_cast<uint64_t>(d);
   }
   const uint64_t expected = count * item;

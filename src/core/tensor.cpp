@@ -1,6 +1,7 @@
 #include "plumb/tensor.h"
 
 #include <cstring>
+#include <limits>
 #include <sstream>
 
 #include "plumb/allocator.h"
@@ -21,8 +22,14 @@ std::string TensorSpec::str() const {
 
 namespace {
 std::shared_ptr<TensorImpl> make_impl(Shape shape, DType dtype, Device device) {
-  for (int64_t d : shape)
+  // Strides multiply max(d, 1) over the dims: they (and the byte count) must fit in int64.
+  int64_t extent = static_cast<int64_t>(dtype_size(dtype));
+  for (int64_t d : shape) {
     if (d < 0) fail("tensor: negative dimension in shape ", shape_str(shape));
+    if (d > 1 && extent > std::numeric_limits<int64_t>::max() / d)
+      fail("tensor: shape ", shape_str(shape), " of ", dtype_name(dtype), " is too large");
+    if (d > 1) extent *= d;
+  }
   auto impl = std::make_shared<TensorImpl>();
   const size_t nbytes = static_cast<size_t>(numel(shape)) * dtype_size(dtype);
   impl->storage = std::make_shared<Storage>(device, nbytes);
@@ -161,6 +168,7 @@ int64_t Tensor::size(int64_t axis) const { return shape()[normalize_axis(axis, d
 int64_t Tensor::numel() const { return plumb::numel(shape()); }
 
 bool Tensor::is_contiguous() const {
+  if (numel() == 0) return true;  // no element to be out of place
   int64_t expected = 1;
   const auto& s = shape();
   const auto& st = strides();

@@ -149,3 +149,20 @@ TEST(Tensor, ErrorMessages) {
 
 }  // namespace
 }  // namespace plumb
+
+namespace plumb {
+namespace {
+
+TEST(TensorShape, OverflowingShapeIsAnError) {
+  // A zero dim makes numel 0, but the strides of the later dims would still overflow int64.
+  EXPECT_THROW(Tensor::empty({0, int64_t{1} << 32, int64_t{1} << 32}), Error);
+  EXPECT_THROW(Tensor::empty({int64_t{1} << 40, int64_t{1} << 30}), Error);
+  EXPECT_EQ(Tensor::empty({0, 1 << 20, 1 << 10}, DType::f32, kMeta).numel(), 0);
+}
+
+TEST(TensorShape, EmptyTensorsAreContiguous) {
+  EXPECT_TRUE(Tensor::empty({2, 0, 3}).is_contiguous());
+}
+
+}  // namespace
+}  // namespace plumb

@@ -36,32 +36,51 @@ set(fuzz_args ${corpus} -max_total_time=${SECONDS} -rss_limit_mb=2048 -timeout=1
 if(EXISTS ${FUZZ_DIR}/${NAME}.dict)
   list(APPEND fuzz_args -dict=${FUZZ_DIR}/${NAME}.dict)
 endif()
+set(log ${WORK_DIR}/fuzz.log)
 execute_process(
   COMMAND ${CMAKE_COMMAND} -E env
-    "ASAN_OPTIONS=abort_on_error=1:detect_leaks=1:symbolize=1"
+    "ASAN_OPTIONS=detect_leaks=1:symbolize=1"
     "UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1"
     ${build}/${NAME}_fuzz ${fuzz_args}
   RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
+file(WRITE ${log} "${out}")
 
-# libFuzzer's closing lines: "Done N runs in S second(s)" and the stat:: table.
+# libFuzzer's closing lines: "Done N runs in S second(s)", the final coverage line and stat::.
 string(REGEX MATCHALL "(Done [0-9]+ runs[^\n]*|stat::[^\n]*|#[0-9]+[ \t]+DONE[^\n]*)" summary "${out}")
 list(JOIN summary "\n" summary)
 
 if(NOT rc EQUAL 0)
-  set(repro "")
+  # Print the report verbatim (message(FATAL_ERROR) would rewrap it), from the line of its first
+  # marker on, skipping the progress lines before it.
+  set(first -1)
+  foreach(marker "runtime error:" "ERROR: AddressSanitizer" "ERROR: LeakSanitizer" "ERROR: libFuzzer"
+                 "_fuzz: BUG:" "terminate called")
+    string(FIND "${out}" "${marker}" at)
+    if(at GREATER -1 AND (first EQUAL -1 OR at LESS first))
+      set(first ${at})
+    endif()
+  endforeach()
+  set(report "${out}")
+  if(first GREATER -1)
+    string(SUBSTRING "${out}" 0 ${first} before)
+    string(FIND "${before}" "\n" line_start REVERSE)
+    math(EXPR line_start "${line_start} + 1")
+    string(SUBSTRING "${out}" ${line_start} -1 report)
+  endif()
+  string(LENGTH "${report}" len)
+  if(len GREATER 30000)
+    string(SUBSTRING "${report}" 0 30000 report)
+    string(APPEND report "\n... (the rest is in ${log})")
+  endif()
+  message(NOTICE "${report}")
   file(GLOB crashes ${artifacts}/*)
   foreach(c ${crashes})
     file(READ ${c} hex HEX LIMIT 4096)
     file(SIZE ${c} n)
-    string(APPEND repro "\n${c} (${n} bytes), hex:\n${hex}\n"
-      "reproduce: ${build}/${NAME}_fuzz ${c}\n")
+    message(NOTICE "reproducer ${c} (${n} bytes), hex:\n${hex}\n"
+      "reproduce: ${build}/${NAME}_fuzz ${c}")
   endforeach()
-  string(LENGTH "${out}" len)
-  if(len GREATER 20000)
-    math(EXPR start "${len} - 20000")
-    string(SUBSTRING "${out}" ${start} -1 out)
-    set(out "...\n${out}")
-  endif()
-  message(FATAL_ERROR "fuzz.${NAME}: the fuzzer failed (exit ${rc})\n${out}\n${repro}")
+  message(FATAL_ERROR "fuzz.${NAME}: the fuzzer failed (exit ${rc}); report above, full log in ${log}")
 endif()
-message(STATUS "fuzz.${NAME}: no crash in ${SECONDS} s over a copy of ${FUZZ_DIR}/corpus\n${summary}")
+message(STATUS "fuzz.${NAME}: no crash in ${SECONDS} s over a copy of ${FUZZ_DIR}/corpus "
+  "(full log in ${log})\n${summary}")

@@ -58,6 +58,9 @@ seeds = {
     "bad_huge_shape.npy": raw("{'descr': '<f8', 'fortran_order': False, 'shape': (4294967296, 4294967296), }"),
     "bad_unknown_key.npy": raw("{'descr': '<f4', 'fortran_order': False, 'shape': (1,), 'x': 1}", b"\0\0\0\0"),
     "bad_complex.npy": npy(np.zeros(1, dtype="<c8")),
+    # regression, found by npy_fuzz: a zero dimension first skips parse_npy's size check, and the
+    # other dimensions overflow int64 in contiguous_strides (shape.cpp) -- must be rejected
+    "regress_zero_dim_overflow.npy": raw("{'descr': '|u1', 'fortran_order': False, 'shape': (0, 4294967296, 4294967296), }"),
 }
 
 os.makedirs(OUT, exist_ok=True)
