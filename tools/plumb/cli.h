@@ -19,5 +19,8 @@ struct Command {
 };
 
 Run setup_ops(CLI::App& sub);
+Run setup_info(CLI::App& sub);
+Run setup_train(CLI::App& sub);
+Run setup_eval(CLI::App& sub);
 
 }  // namespace plumb::cli

@@ -19,6 +19,9 @@ using plumb::cli::Command;
 
 const Command kCommands[] = {
     {"ops", "print the op support matrix: class, gradient, kernels per device/backend", plumb::cli::setup_ops},
+    {"info", "a model's parameters, FLOPs and bytes per layer, from the meta device", plumb::cli::setup_info},
+    {"train", "train a model on a dataset, with progress, checkpoints and metrics", plumb::cli::setup_train},
+    {"eval", "evaluate a checkpoint on a dataset's test split", plumb::cli::setup_eval},
 };
 
 // Every failure is one line on stderr, so scripts can grep it.
