@@ -49,7 +49,7 @@ void check(bool ok, const std::string& what) {
   if (!ok) bug(what);
 }
 
-// Checks invariants of contents parse_safetensors returned, and reads every element. `data_bytes`
+// Checks invariants of contents parse_safetensors returned, and reads every element. `input_size`
 // bounds the tensors' total size (they tile the data buffer, which follows the header).
 void inspect(const plumb::SafetensorsContents& c, size_t input_size, const char* which) {
   uint64_t total = 0;
