@@ -35,6 +35,7 @@ struct TrainArgs {
   std::string dataset = "fashion-mnist";
   std::string data_dir = kFashionMnistDefaultDir;
   std::string optimizer = "sgd";
+  std::string schedule = "constant";
   std::string checkpoint, resume, metrics;
   int64_t epochs = 1;
   int64_t batch = 64;
@@ -55,6 +56,14 @@ class PrefixDataset : public Dataset {
   std::shared_ptr<const Dataset> base_;
   int64_t n_;
 };
+
+// The rate for every step of the run: cosine decays to 0 over all steps; step divides by 10 every quarter.
+std::unique_ptr<nn::LrSchedule> make_schedule(const std::string& name, double lr, int64_t total_steps) {
+  if (name == "constant") return nn::constant_lr(lr);
+  if (name == "cosine") return nn::cosine_lr(lr, total_steps);
+  if (name == "step") return nn::step_lr(lr, std::max<int64_t>(total_steps / 4, 1), 0.1);
+  fail("unknown --schedule '", name, "' (known: constant, cosine, step)");
+}
 
 std::shared_ptr<const Dataset> load_split(const std::string& dataset, const std::string& dir, Split split) {
   if (dataset != "fashion-mnist") fail("unknown dataset '", dataset, "' (known: fashion-mnist)");
@@ -181,6 +190,8 @@ int run_train(const TrainArgs& a) {
   const std::shared_ptr<const Dataset> test_set = load_split(a.dataset, a.data_dir, Split::test);
   DataLoader train_loader(train_set, a.batch, /*shuffle=*/true, seed);
   DataLoader test_loader(test_set, kEvalBatch);
+  const std::unique_ptr<nn::LrSchedule> schedule =
+      make_schedule(a.schedule, a.lr, a.epochs * train_loader.num_batches());
 
   EpochStats last_train;
   EvalStats last_test;
@@ -190,6 +201,7 @@ int run_train(const TrainArgs& a) {
   for (int64_t epoch = start_epoch; epoch < a.epochs; ++epoch) {
     TrainEpochOptions o;
     o.seed = seed;
+    o.schedule = schedule.get();
     o.progress = make_progress(epoch, a.epochs, a.batch);
     last_train = train_epoch(*model, *optimizer, train_loader, epoch, o);
     trained_samples += last_train.samples;
@@ -254,6 +266,7 @@ Run setup_train(CLI::App& sub) {
   sub.add_option("--batch", a->batch, "training batch size");
   sub.add_option("--lr", a->lr, "learning rate");
   sub.add_option("--optimizer", a->optimizer, "sgd, momentum, adam, adamw, rmsprop or adagrad");
+  sub.add_option("--schedule", a->schedule, "learning-rate schedule over the whole run: constant, cosine or step");
   CLI::Option* seed = sub.add_option("--seed", a->seed, "seed for initialization, shuffling and dropout");
   sub.add_option("--checkpoint", a->checkpoint, "write a checkpoint here after every epoch");
   sub.add_option("--resume", a->resume, "continue from this checkpoint with its next epoch");

@@ -13,10 +13,12 @@
 #include "backends/cpu/fast/onednn_common.h"
 
 namespace plumb {
-// Called by set_num_threads: OpenBLAS's pthread pool and oneDNN's OpenMP runtime get the same count.
-void configure_library_threads(int n) {
-  openblas_set_num_threads(n);
-  backends::fast::set_onednn_threads(n);
+// Called by set_num_threads. OpenBLAS and oneDNN run single-threaded inside plumb's pool's threads:
+// their own pools busy-wait after each call and, on a loaded machine, oversubscribed spinners from three
+// runtimes slowed small training steps 10-20x. Large GEMMs and convolutions split work over plumb's pool.
+void configure_library_threads(int /*n*/) {
+  openblas_set_num_threads(1);
+  backends::fast::set_onednn_threads(1);
 }
 }  // namespace plumb
 
@@ -46,15 +48,34 @@ Operand classify(int64_t rows, int64_t cols, int64_t rs, int64_t cs) {
 }
 
 template <class T>
-void gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int64_t m, int64_t n, int64_t k, const T* a, int64_t lda,
-          const T* b, int64_t ldb, T* c, int64_t ldc) {
-  for (int64_t v : {m, n, k, lda, ldb, ldc})
-    PLUMB_CHECK(v <= INT_MAX, "matmul (openblas): dimension or stride ", v, " exceeds the 32-bit BLAS interface");
+void gemm_serial(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int64_t m, int64_t n, int64_t k, const T* a, int64_t lda,
+                 const T* b, int64_t ldb, T* c, int64_t ldc) {
   const auto i = [](int64_t v) { return static_cast<blasint>(v); };
   if constexpr (std::is_same_v<T, float>)
     cblas_sgemm(CblasRowMajor, ta, tb, i(m), i(n), i(k), 1.0f, a, i(lda), b, i(ldb), 0.0f, c, i(ldc));
   else
     cblas_dgemm(CblasRowMajor, ta, tb, i(m), i(n), i(k), 1.0, a, i(lda), b, i(ldb), 0.0, c, i(ldc));
+}
+
+// OpenBLAS runs single-threaded (see configure_library_threads); GEMMs big enough to amortize a pool
+// wake-up split C's rows over plumb's pool, each block one serial GEMM.
+constexpr int64_t kParallelGemmMacs = int64_t{1} << 20;
+constexpr int64_t kMinRowsPerTask = 8;
+
+template <class T>
+void gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int64_t m, int64_t n, int64_t k, const T* a, int64_t lda,
+          const T* b, int64_t ldb, T* c, int64_t ldc) {
+  for (int64_t v : {m, n, k, lda, ldb, ldc})
+    PLUMB_CHECK(v <= INT_MAX, "matmul (openblas): dimension or stride ", v, " exceeds the 32-bit BLAS interface");
+  if (m * n * k < kParallelGemmMacs || m < 2 * kMinRowsPerTask) {
+    gemm_serial<T>(ta, tb, m, n, k, a, lda, b, ldb, c, ldc);
+    return;
+  }
+  // Row i of op(A) starts at a + i*lda ('N') or a + i ('T').
+  const int64_t a_row = ta == CblasNoTrans ? lda : 1;
+  parallel_for(m, kMinRowsPerTask, [&](int64_t begin, int64_t end) {
+    gemm_serial<T>(ta, tb, end - begin, n, k, a + begin * a_row, lda, b, ldb, c + begin * ldc, ldc);
+  });
 }
 
 // Copies a strided (rows x cols) matrix to row-major scratch.
@@ -141,6 +162,7 @@ void matmul(const KernelArgs& args) {
 }  // namespace
 
 void register_blas() {
+  configure_library_threads(1);  // also when set_num_threads is never called (library defaults: every core)
   register_kernel(Kernel{"matmul", DeviceType::cpu, "openblas", {DType::f32, DType::f64}, &matmul, 10, true});
 }
 

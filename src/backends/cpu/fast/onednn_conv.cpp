@@ -4,6 +4,7 @@
 // of plumb's tensors they read and write plumb's buffers directly; otherwise (blocked layouts, which
 // run up to several times faster on AVX-512) operands are reordered through per-thread scratch
 // buffers. Shapes where the reorders cost more than blocking gains run on the plain layout.
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -14,6 +15,7 @@
 #include "backends/cpu/fast/onednn_common.h"
 #include "plumb/op.h"
 #include "plumb/op_attrs.h"
+#include "plumb/thread_pool.h"
 
 namespace plumb::backends::fast {
 
@@ -79,11 +81,15 @@ struct Slot {
   int arg = 0;  // DNNL_ARG_*
   memory::desc plain, impl;
   dnnl::reorder reorder;  // plain -> impl for inputs, impl -> plain for the output
+  memory::desc scratchpad;  // the reorder's
   bool reordered = false;
 };
 
+// Scratchpads are user-managed (per thread, passed at execution) so one cached primitive can run on
+// several pool threads at once; library-managed ones are shared per primitive.
 struct ConvPrimitive {
   dnnl::primitive prim;
+  memory::desc scratchpad;
   Slot in0, in1, out;
 };
 
@@ -95,8 +101,12 @@ Slot make_slot(int arg, const memory::desc& plain, const memory::desc& impl, boo
   s.reordered = impl != plain;
   if (s.reordered) {
     dnnl::engine& e = onednn_engine();
-    s.reorder = is_output ? dnnl::reorder(dnnl::reorder::primitive_desc(e, impl, e, plain))
-                          : dnnl::reorder(dnnl::reorder::primitive_desc(e, plain, e, impl));
+    dnnl::primitive_attr attr;
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    const dnnl::reorder::primitive_desc pd = is_output ? dnnl::reorder::primitive_desc(e, impl, e, plain, attr)
+                                                       : dnnl::reorder::primitive_desc(e, plain, e, impl, attr);
+    s.reorder = dnnl::reorder(pd);
+    s.scratchpad = pd.scratchpad_desc();
   }
   return s;
 }
@@ -134,11 +144,14 @@ std::shared_ptr<ConvPrimitive> create(ConvKind kind, const ConvShape& s) {
 
   const convolution_forward::desc fwd_desc(prop_kind::forward_training, algorithm::convolution_direct, x_any, w_any,
                                            y_any, s.stride, s.dilation, pad, pad);
-  const convolution_forward::primitive_desc fwd_pd(fwd_desc, eng);
+  primitive_attr attr;
+  attr.set_scratchpad_mode(scratchpad_mode::user);
+  const convolution_forward::primitive_desc fwd_pd(fwd_desc, attr, eng);
   auto p = std::make_shared<ConvPrimitive>();
   switch (kind) {
     case ConvKind::forward:
       p->prim = convolution_forward(fwd_pd);
+      p->scratchpad = fwd_pd.scratchpad_desc();
       p->in0 = make_slot(DNNL_ARG_SRC, x_plain, fwd_pd.src_desc(), false);
       p->in1 = make_slot(DNNL_ARG_WEIGHTS, w_plain, fwd_pd.weights_desc(), false);
       p->out = make_slot(DNNL_ARG_DST, y_plain, fwd_pd.dst_desc(), true);
@@ -146,8 +159,9 @@ std::shared_ptr<ConvPrimitive> create(ConvKind kind, const ConvShape& s) {
     case ConvKind::backward_data: {
       const convolution_backward_data::desc d(algorithm::convolution_direct, x_any, w_any, y_any, s.stride,
                                               s.dilation, pad, pad);
-      const convolution_backward_data::primitive_desc pd(d, eng, fwd_pd);
+      const convolution_backward_data::primitive_desc pd(d, attr, eng, fwd_pd);
       p->prim = convolution_backward_data(pd);
+      p->scratchpad = pd.scratchpad_desc();
       p->in0 = make_slot(DNNL_ARG_DIFF_DST, y_plain, pd.diff_dst_desc(), false);
       p->in1 = make_slot(DNNL_ARG_WEIGHTS, w_plain, pd.weights_desc(), false);
       p->out = make_slot(DNNL_ARG_DIFF_SRC, x_plain, pd.diff_src_desc(), true);
@@ -156,8 +170,9 @@ std::shared_ptr<ConvPrimitive> create(ConvKind kind, const ConvShape& s) {
     case ConvKind::backward_weights: {
       const convolution_backward_weights::desc d(algorithm::convolution_direct, x_any, w_any, y_any, s.stride,
                                                  s.dilation, pad, pad);
-      const convolution_backward_weights::primitive_desc pd(d, eng, fwd_pd);
+      const convolution_backward_weights::primitive_desc pd(d, attr, eng, fwd_pd);
       p->prim = convolution_backward_weights(pd);
+      p->scratchpad = pd.scratchpad_desc();
       p->in0 = make_slot(DNNL_ARG_SRC, x_plain, pd.src_desc(), false);
       p->in1 = make_slot(DNNL_ARG_DIFF_DST, y_plain, pd.diff_dst_desc(), false);
       p->out = make_slot(DNNL_ARG_DIFF_WEIGHTS, w_plain, pd.diff_weights_desc(), true);
@@ -209,25 +224,81 @@ struct Scratch {
 };
 
 // Runs a cached primitive over plumb buffers: reorders inputs in and the output out where layouts differ.
-void execute(const ConvPrimitive& p, const Tensor& a, const Tensor& b, const Tensor& out) {
-  thread_local Scratch scratch[3];
+void execute(const ConvPrimitive& p, const void* a, const void* b, void* out) {
+  thread_local Scratch scratch[3], pad;
   dnnl::engine& eng = onednn_engine();
   dnnl::stream& stream = onednn_stream();
   apply_onednn_threads();
   const Slot* slots[3] = {&p.in0, &p.in1, &p.out};
-  const Tensor* tensors[3] = {&a, &b, &out};
+  void* ptrs[3] = {const_cast<void*>(a), const_cast<void*>(b), out};
   memory user[3], impl[3];
   for (int i = 0; i < 3; ++i) {
-    user[i] = wrap(slots[i]->plain, *tensors[i]);
+    user[i] = memory(slots[i]->plain, eng, ptrs[i]);
     impl[i] = slots[i]->reordered ? memory(slots[i]->impl, eng, scratch[i].get(slots[i]->impl.get_size())) : user[i];
   }
+  // One per-thread scratchpad buffer serves each step in turn (the stream runs them in order).
+  const auto scratchpad = [&](const memory::desc& md) { return memory(md, eng, pad.get(md.get_size())); };
   for (int i = 0; i < 2; ++i)
-    if (slots[i]->reordered) slots[i]->reorder.execute(stream, user[i], impl[i]);
-  p.prim.execute(stream, {{p.in0.arg, impl[0]}, {p.in1.arg, impl[1]}, {p.out.arg, impl[2]}});
-  if (p.out.reordered) p.out.reorder.execute(stream, impl[2], user[2]);
+    if (slots[i]->reordered)
+      slots[i]->reorder.execute(stream, {{DNNL_ARG_FROM, user[i]},
+                                         {DNNL_ARG_TO, impl[i]},
+                                         {DNNL_ARG_SCRATCHPAD, scratchpad(slots[i]->scratchpad)}});
+  p.prim.execute(stream, {{p.in0.arg, impl[0]},
+                          {p.in1.arg, impl[1]},
+                          {p.out.arg, impl[2]},
+                          {DNNL_ARG_SCRATCHPAD, scratchpad(p.scratchpad)}});
+  if (p.out.reordered)
+    p.out.reorder.execute(stream, {{DNNL_ARG_FROM, impl[2]},
+                                   {DNNL_ARG_TO, user[2]},
+                                   {DNNL_ARG_SCRATCHPAD, scratchpad(p.out.scratchpad)}});
   stream.wait();
 }
 
+// oneDNN runs single-threaded (see configure_library_threads); convolutions with enough work split the
+// batch over plumb's pool, one primitive call per part. Below this many multiply-adds a pool wake-up
+// costs more than it saves.
+constexpr int64_t kParallelConvMacs = int64_t{1} << 19;
+
+int64_t conv_macs(const ConvShape& s) {
+  int64_t macs = s.y[0] * s.w[0];
+  for (size_t i = 1; i < s.w.size(); ++i) macs *= s.w[i];
+  for (size_t i = 2; i < s.y.size(); ++i) macs *= s.y[i];
+  return macs;
+}
+
+// Number of batch parts to run in parallel: 1 when the work is small or already inside a parallel region.
+int64_t batch_parts(const ConvShape& s) {
+  const int64_t n = s.x[0];
+  if (n < 2 || conv_macs(s) < kParallelConvMacs) return 1;
+  return std::min<int64_t>(num_threads(), n);
+}
+
+// s with the batch cut to [begin, end).
+ConvShape batch_slice(const ConvShape& s, int64_t begin, int64_t end) {
+  ConvShape part = s;
+  part.x[0] = part.y[0] = end - begin;
+  return part;
+}
+
+// Batch-independent convolutions (forward, backward data): in (N, ...) and out (N, ...) split by sample.
+void run_batched(ConvKind kind, const ConvShape& s, const float* in, const float* w, float* out) {
+  const int64_t parts = batch_parts(s);
+  const int64_t n = s.x[0];
+  const bool fwd = kind == ConvKind::forward;
+  const int64_t x_per = numel(s.x) / n, y_per = numel(s.y) / n;
+  const int64_t in_per = fwd ? x_per : y_per, out_per = fwd ? y_per : x_per;
+  if (parts <= 1) {
+    execute(*cached(kind, s), in, w, out);
+    return;
+  }
+  parallel_for(parts, 1, [&](int64_t pb, int64_t pe) {
+    for (int64_t part = pb; part < pe; ++part) {
+      const int64_t begin = n * part / parts, end = n * (part + 1) / parts;
+      if (begin == end) continue;
+      execute(*cached(kind, batch_slice(s, begin, end)), in + begin * in_per, w, out + begin * out_per);
+    }
+  });
+}
 // Empty operands: nothing to write, or a sum over nothing (zeros).
 bool handle_empty(const Tensor& a, const Tensor& b, const Tensor& out) {
   if (out.numel() == 0) return true;
@@ -245,7 +316,7 @@ void conv_forward(const KernelArgs& k) {
   if (handle_empty(x, w, y)) return;
   const auto& a = static_cast<const ConvAttrs&>(k.attrs);
   const ConvShape s = make_shape(x.shape(), w.shape(), y.shape(), a.stride, a.padding, a.dilation, a.groups);
-  execute(*cached(ConvKind::forward, s), x, w, y);
+  run_batched(ConvKind::forward, s, x.data<float>(), w.data<float>(), y.data<float>());
 }
 
 // conv_backward_input: grad_y (N, O, *S_out), w (O, C/groups, *K) -> grad_x (N, C, *S)
@@ -255,17 +326,43 @@ void conv_backward_data(const KernelArgs& k) {
   if (handle_empty(gy, w, gx)) return;
   const auto& a = static_cast<const ConvBackwardAttrs&>(k.attrs);
   const ConvShape s = make_shape(gx.shape(), w.shape(), gy.shape(), a.stride, a.padding, a.dilation, a.groups);
-  execute(*cached(ConvKind::backward_data, s), gy, w, gx);
+  run_batched(ConvKind::backward_data, s, gy.data<float>(), w.data<float>(), gx.data<float>());
 }
 
 // conv_backward_weight: x (N, C, *S), grad_y (N, O, *S_out) -> grad_w (O, C/groups, *K)
+// Split by batch: part 0 writes grad_w, the others partial sums that are added after.
 void conv_backward_weights(const KernelArgs& k) {
   const Tensor &x = k.inputs[0], &gy = k.inputs[1];
   const Tensor& gw = k.outputs[0];
   if (handle_empty(x, gy, gw)) return;
   const auto& a = static_cast<const ConvBackwardAttrs&>(k.attrs);
   const ConvShape s = make_shape(x.shape(), gw.shape(), gy.shape(), a.stride, a.padding, a.dilation, a.groups);
-  execute(*cached(ConvKind::backward_weights, s), x, gy, gw);
+  const int64_t parts = batch_parts(s);
+  if (parts <= 1) {
+    execute(*cached(ConvKind::backward_weights, s), x.data<float>(), gy.data<float>(), gw.data<float>());
+    return;
+  }
+  const int64_t n = s.x[0], x_per = numel(s.x) / n, y_per = numel(s.y) / n, w_numel = gw.numel();
+  std::vector<float> partial(static_cast<size_t>((parts - 1) * w_numel));
+  const float* px = x.data<float>();
+  const float* pgy = gy.data<float>();
+  float* pgw = gw.data<float>();
+  parallel_for(parts, 1, [&](int64_t pb, int64_t pe) {
+    for (int64_t part = pb; part < pe; ++part) {
+      const int64_t begin = n * part / parts, end = n * (part + 1) / parts;
+      float* dst = part == 0 ? pgw : partial.data() + (part - 1) * w_numel;
+      if (begin == end) {
+        std::fill(dst, dst + w_numel, 0.0f);
+        continue;
+      }
+      execute(*cached(ConvKind::backward_weights, batch_slice(s, begin, end)), px + begin * x_per,
+              pgy + begin * y_per, dst);
+    }
+  });
+  for (int64_t part = 1; part < parts; ++part) {
+    const float* src = partial.data() + (part - 1) * w_numel;
+    for (int64_t i = 0; i < w_numel; ++i) pgw[i] += src[i];
+  }
 }
 
 }  // namespace
