@@ -3,6 +3,7 @@
 # See bench/peers/README.md.
 #
 #   bench/peers/run.sh [--threads T] [--rounds R] [--build DIR] [--stat median|mean] [--steps-scale F]
+#                      [--omp-passive]
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -25,6 +26,7 @@ while [[ $# -gt 0 ]]; do
     --build) build="$2"; shift 2 ;;
     --stat) stat="$2"; shift 2 ;;
     --steps-scale) scale="$2"; shift 2 ;;
+    --omp-passive) export OMP_WAIT_POLICY=PASSIVE; shift ;;  # both frameworks' OpenMP threads sleep at barriers
     -h|--help) usage 0 ;;
     *) echo "run.sh: error: unknown argument $1" >&2; usage ;;
   esac
@@ -70,9 +72,11 @@ PY
 }
 
 echo "plumb vs PyTorch CPU: $(date -u '+%Y-%m-%d %H:%M:%S UTC'), threads $threads, rounds $rounds, stat $stat"
-echo "plumb: $peer ($(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$root" diff --quiet 2>/dev/null || echo ', dirty tree'))"
+lib="$(dirname "$peer")/../../libplumb.so"
+built="$(date -u -r "$(readlink -f "$lib" 2>/dev/null || echo "$peer")" '+%Y-%m-%d %H:%M UTC')"
+echo "plumb: $peer (library built $built; source tree now at $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$root" diff --quiet 2>/dev/null || echo ', dirty'))"
 echo "torch: $("$py" -c 'import torch; print(torch.__version__)') ($py)"
-echo "host: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "host: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg); OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-(unset)}"
 echo
 
 results=()
@@ -91,7 +95,7 @@ for c in "${configs[@]}"; do
     fi
   done
   echo "  $name: plumb $(printf "%.4g " "${p[@]}")| torch $(printf "%.4g " "${t[@]}")" >&2
-  results+=("$name $mode $batch ${p[*]// /,} ${t[*]// /,}")
+  results+=("$name $mode $batch $(IFS=,; echo "${p[*]}") $(IFS=,; echo "${t[*]}")")
 done
 
 "$py" - "${results[@]}" <<'PY'

@@ -5,7 +5,8 @@
 
 namespace plumb {
 
-// Sets the intra-op thread count for plumb, OpenBLAS and oneDNN. Call before the first op;
+// Sets plumb's intra-op thread count (OpenBLAS and oneDNN run single-threaded inside the pool, which
+// splits large GEMMs and convolutions). Call before the first op;
 // a later call with a different count throws Error.
 void set_num_threads(int n);
 int num_threads();

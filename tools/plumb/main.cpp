@@ -67,7 +67,7 @@ int run_cli(int argc, char** argv) {
         return "";
       },
       "N>=1");
-  app.add_option("--threads", threads, "intra-op threads for plumb, OpenBLAS and oneDNN (default: all cores)")
+  app.add_option("--threads", threads, "intra-op threads of plumb's pool, which splits large GEMMs and convolutions (OpenBLAS and oneDNN run single-threaded inside it; default: all cores)")
       ->check(positive_int);
 
   std::vector<std::pair<CLI::App*, plumb::cli::Run>> commands;

@@ -47,8 +47,16 @@ std::vector<Tensor> vjp_matmul(const VjpArgs& v) {
     grads[0] = ga.shape() == a.shape() ? ga : sum_to(ga, a.shape());
   }
   if (v.needs_grad[1]) {
-    Tensor gb = matmul(transpose(a, a.dim() - 2, a.dim() - 1), g);
-    grads[1] = gb.shape() == b.shape() ? gb : sum_to(gb, b.shape());
+    // b a transposed view (x @ w^T of a linear layer): compute (g^T @ a)^T, whose layout matches b's, so
+    // the gradient reaching w is contiguous and needs no strided copy later (same FLOPs).
+    const bool b_transposed = a.dim() == 2 && b.dim() == 2 && b.shape()[0] > 1 && b.shape()[1] > 1 &&
+                              b.strides()[0] == 1 && b.strides()[1] >= b.shape()[0];
+    if (b_transposed) {
+      grads[1] = transpose(matmul(transpose(g, 0, 1), a), 0, 1);
+    } else {
+      Tensor gb = matmul(transpose(a, a.dim() - 2, a.dim() - 1), g);
+      grads[1] = gb.shape() == b.shape() ? gb : sum_to(gb, b.shape());
+    }
   }
   return grads;
 }

@@ -57,6 +57,21 @@ void gemm_serial(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int64_t m, int64_t n, i
     cblas_dgemm(CblasRowMajor, ta, tb, i(m), i(n), i(k), 1.0, a, i(lda), b, i(ldb), 0.0, c, i(ldc));
 }
 
+// c (1 x n) = op(a) (1 x k) @ op(b) (k x n) as one GEMV over b's stored matrix.
+template <class T>
+void gemv_row(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int64_t n, int64_t k, const T* a, int64_t lda, const T* b,
+              int64_t ldb, T* c) {
+  const auto i = [](int64_t v) { return static_cast<blasint>(v); };
+  const int64_t inc_a = ta == CblasNoTrans ? 1 : lda;  // op(a)'s row: contiguous, or a column of stored a
+  // b stored (k x n): c = b^T a; stored (n x k) ('T'): c = b a.
+  const CBLAS_TRANSPOSE t = tb == CblasNoTrans ? CblasTrans : CblasNoTrans;
+  const int64_t rows = tb == CblasNoTrans ? k : n, cols = tb == CblasNoTrans ? n : k;
+  if constexpr (std::is_same_v<T, float>)
+    cblas_sgemv(CblasRowMajor, t, i(rows), i(cols), 1.0f, b, i(ldb), a, i(inc_a), 0.0f, c, 1);
+  else
+    cblas_dgemv(CblasRowMajor, t, i(rows), i(cols), 1.0, b, i(ldb), a, i(inc_a), 0.0, c, 1);
+}
+
 // OpenBLAS runs single-threaded (see configure_library_threads); GEMMs big enough to amortize a pool
 // wake-up split C's rows over plumb's pool, each block one serial GEMM.
 constexpr int64_t kParallelGemmMacs = int64_t{1} << 20;
@@ -67,6 +82,10 @@ void gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int64_t m, int64_t n, int64_t 
           const T* b, int64_t ldb, T* c, int64_t ldc) {
   for (int64_t v : {m, n, k, lda, ldb, ldc})
     PLUMB_CHECK(v <= INT_MAX, "matmul (openblas): dimension or stride ", v, " exceeds the 32-bit BLAS interface");
+  if (m == 1) {  // a row vector (batch-1 inference): GEMV; OpenBLAS's GEMM would repack all of B per call
+    gemv_row<T>(ta, tb, n, k, a, lda, b, ldb, c);
+    return;
+  }
   if (m * n * k < kParallelGemmMacs || m < 2 * kMinRowsPerTask) {
     gemm_serial<T>(ta, tb, m, n, k, a, lda, b, ldb, c, ldc);
     return;
