@@ -55,7 +55,10 @@ const Kernel* select_kernel(const OpDef& op, DeviceType device, DType dtype) {
   for (const Kernel* k : ops::kernel_list(op)) {
     if (!have.empty()) have += ", ";
     have += k->backend + "@" + Device{k->device, 0}.str() + "[";
-    for (size_t i = 0; i < k->dtypes.size(); ++i) have += (i ? "," : "") + std::string(dtype_name(k->dtypes[i]));
+    for (size_t i = 0; i < k->dtypes.size(); ++i) {
+      if (i) have += ',';
+      have += dtype_name(k->dtypes[i]);
+    }
     have += "]";
   }
   fail(op.name, ": no kernel for device ", device.str(), " and dtype ", dtype_name(dtype),
