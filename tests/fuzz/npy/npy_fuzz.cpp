@@ -12,41 +12,19 @@
 #include <string>
 #include <vector>
 
-#include "plumb/allocator.h"
 #include "plumb/error.h"
 #include "plumb/npy.h"
 #include "plumb/shape.h"
 #include "plumb/tensor.h"
+#include "../fuzz_util.h"
 
 namespace {
 
-// Exact-size, uncached host allocator. plumb's CPU allocator rounds sizes up to 64-byte classes
-// and caches freed blocks (its ASan guard tests __SANITIZE_ADDRESS__, which clang 14 does not
-// define), so with it ASan would miss overruns into the slack and uses after free.
-class ExactAllocator final : public plumb::Allocator {
- public:
-  void* allocate(size_t nbytes) override {
-    void* p = nullptr;
-    if (posix_memalign(&p, 64, nbytes ? nbytes : 1) != 0) plumb::fail("npy_fuzz: out of memory");
-    return p;
-  }
-  void deallocate(void* ptr, size_t) override { std::free(ptr); }
-  plumb::AllocatorStats stats() const override { return {}; }
-  void reset_peak() override {}
-};
+using fuzz_util::bug;
+using fuzz_util::check;
 
 std::string printable(const plumb::Tensor& t) {
   return std::string(plumb::dtype_name(t.dtype())) + plumb::shape_str(t.shape());
-}
-
-[[noreturn]] void bug(const std::string& what) {
-  std::fprintf(stderr, "npy_fuzz: BUG: %s\n", what.c_str());
-  std::fflush(stderr);
-  std::abort();
-}
-
-void check(bool ok, const std::string& what) {
-  if (!ok) bug(what);
 }
 
 // Same value: bitwise equal doubles, or both NaN (the raw-byte comparison checks payloads).
@@ -57,34 +35,17 @@ bool same_value(double a, double b) {
 
 // Checks invariants of a tensor parse_npy returned, and reads every element.
 std::vector<double> inspect(const plumb::Tensor& t, size_t input_size, const char* which) {
-  const std::string tag = std::string(which) + " tensor " + (t.defined() ? printable(t) : "");
   check(t.defined(), std::string(which) + ": parse_npy returned an undefined tensor");
-  check(!t.is_meta() && t.device() == plumb::kCPU, tag + " is not on the CPU");
-  // Fresh row-major storage. (Not t.is_contiguous(): that is false for empty shapes such as (2, 0, 3),
-  // where contiguous_strides gives (3, 3, 1) but is_contiguous multiplies the expected stride by 0.)
-  check(t.offset() == 0 && t.strides() == plumb::contiguous_strides(t.shape()),
-        tag + " does not have row-major strides from offset 0");
-  for (int64_t d : t.shape()) check(d >= 0, tag + " has a negative dimension");
-  const int64_t n = t.numel();
-  check(n >= 0, tag + " has a negative numel");
+  const std::string tag = std::string(which) + " tensor " + printable(t);
   // The data section holds every byte of the tensor, so it can never be larger than the input.
   check(t.nbytes() <= input_size, tag + " holds more bytes than the input had");
-  check(t.storage() && t.storage()->nbytes() >= t.nbytes(), tag + " has storage smaller than its data");
-  std::vector<double> values(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) {
-    const double v = plumb::element_as_double(t, i);
-    if (t.dtype() == plumb::DType::boolean)
-      check(v == 0.0 || v == 1.0, tag + ": bool element " + std::to_string(i) + " is not 0 or 1");
-    values[static_cast<size_t>(i)] = v;
-  }
-  return values;
+  return fuzz_util::check_tensor(t, tag);
 }
 
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  static ExactAllocator allocator;
-  plumb::set_allocator(plumb::DeviceType::cpu, &allocator);
+  fuzz_util::install("npy_fuzz");
   return 0;
 }
 

@@ -12,41 +12,19 @@
 #include <cstring>
 #include <string>
 
-#include "plumb/allocator.h"
 #include "plumb/error.h"
 #include "plumb/safetensors.h"
 #include "plumb/shape.h"
 #include "plumb/tensor.h"
+#include "../fuzz_util.h"
 
 namespace {
 
-// Exact-size, uncached host allocator. plumb's CPU allocator rounds sizes up to 64-byte classes
-// and caches freed blocks (its ASan guard tests __SANITIZE_ADDRESS__, which clang 14 does not
-// define), so with it ASan would miss overruns into the slack and uses after free.
-class ExactAllocator final : public plumb::Allocator {
- public:
-  void* allocate(size_t nbytes) override {
-    void* p = nullptr;
-    if (posix_memalign(&p, 64, nbytes ? nbytes : 1) != 0) plumb::fail("safetensors_fuzz: out of memory");
-    return p;
-  }
-  void deallocate(void* ptr, size_t) override { std::free(ptr); }
-  plumb::AllocatorStats stats() const override { return {}; }
-  void reset_peak() override {}
-};
+using fuzz_util::bug;
+using fuzz_util::check;
 
 std::string printable(const std::string& name, const plumb::Tensor& t) {
   return "'" + name + "' " + std::string(plumb::dtype_name(t.dtype())) + plumb::shape_str(t.shape());
-}
-
-[[noreturn]] void bug(const std::string& what) {
-  std::fprintf(stderr, "safetensors_fuzz: BUG: %s\n", what.c_str());
-  std::fflush(stderr);
-  std::abort();
-}
-
-void check(bool ok, const std::string& what) {
-  if (!ok) bug(what);
 }
 
 // Checks invariants of contents parse_safetensors returned, and reads every element. `input_size`
@@ -55,25 +33,10 @@ void inspect(const plumb::SafetensorsContents& c, size_t input_size, const char*
   uint64_t total = 0;
   for (const auto& [name, t] : c.tensors) {
     const std::string tag = std::string(which) + " tensor " + (t.defined() ? printable(name, t) : "'" + name + "'");
-    check(t.defined(), tag + " is undefined");
     check(name != "__metadata__", tag + " has the reserved name");
-    check(!t.is_meta() && t.device() == plumb::kCPU, tag + " is not on the CPU");
-    // Fresh row-major storage. (Not t.is_contiguous(): that is false for empty shapes such as
-    // (2, 0, 3), where contiguous_strides gives (3, 3, 1) but is_contiguous multiplies by 0.)
-    check(t.offset() == 0 && t.strides() == plumb::contiguous_strides(t.shape()),
-          tag + " does not have row-major strides from offset 0");
-    for (int64_t d : t.shape()) check(d >= 0, tag + " has a negative dimension");
-    const int64_t n = t.numel();
-    check(n >= 0, tag + " has a negative numel");
-    check(t.nbytes() == static_cast<size_t>(n) * plumb::dtype_size(t.dtype()), tag + ": nbytes != numel * size");
-    check(t.storage() && t.storage()->nbytes() >= t.nbytes(), tag + " has storage smaller than its data");
+    fuzz_util::check_tensor(t, tag);
     total += t.nbytes();
     check(total <= input_size, tag + ": the tensors hold more bytes than the input had");
-    for (int64_t i = 0; i < n; ++i) {
-      const double v = plumb::element_as_double(t, i);
-      if (t.dtype() == plumb::DType::boolean)
-        check(v == 0.0 || v == 1.0, tag + ": bool element " + std::to_string(i) + " is not 0 or 1");
-    }
   }
 }
 
@@ -99,8 +62,7 @@ void compare(const plumb::SafetensorsContents& a, const plumb::SafetensorsConten
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  static ExactAllocator allocator;
-  plumb::set_allocator(plumb::DeviceType::cpu, &allocator);
+  fuzz_util::install("safetensors_fuzz");
   return 0;
 }
 
