@@ -3,6 +3,8 @@
 #include "plumb/nn/checkpoint.h"
 
 #include <gtest/gtest.h>
+
+#include "common/temp_dir.h"
 #include <unistd.h>
 
 #include <cstring>
@@ -24,17 +26,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class Checkpoints : public ::testing::Test {
- protected:
-  void SetUp() override {
-    std::string tmpl = (fs::temp_directory_path() / "plumb_ckpt_XXXXXX").string();
-    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
-  fs::path dir_;
-};
+class Checkpoints : public testing::TempDirTest {};
 
 // Linear(4,3) + BatchNorm1d(3) (for buffers) + ReLU + Linear(3,2), initialized from `seed`.
 std::shared_ptr<Sequential> make_model(uint64_t seed, int64_t hidden = 3) {
