@@ -1,5 +1,6 @@
 #pragma once
 // Attribute structs of the built-in ops. Each lists its fields once in fields().
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -101,15 +102,17 @@ struct PadAttrs : AttrsOf<PadAttrs> {
 };
 
 // uniform: U[a, b); normal: mean a, std b; bernoulli: P(1) = a. Element i draws from Philox(seed, offset + i).
+// normal: a = mean, b = std; values outside [lo, hi] are redrawn (a truncated normal).
 struct RandomAttrs : AttrsOf<RandomAttrs> {
   Shape shape;
   double a = 0, b = 1;
+  double lo = -std::numeric_limits<double>::infinity(), hi = std::numeric_limits<double>::infinity();
   int64_t seed = 0, offset = 0;
   DType dtype = DType::f32;
   Device device = kCPU;
   template <class F> void fields(F&& f) {
-    f("shape", shape); f("a", a); f("b", b); f("seed", seed); f("offset", offset); f("dtype", dtype);
-    f("device", device);
+    f("shape", shape); f("a", a); f("b", b); f("lo", lo); f("hi", hi); f("seed", seed); f("offset", offset);
+    f("dtype", dtype); f("device", device);
   }
 };
 

@@ -108,6 +108,9 @@ Tensor scatter_add(const Tensor& x, int64_t axis, const Tensor& index, const Ten
 // ---- random (src/ops/defs/random.cpp); counter-based, independent of thread count ----
 Tensor uniform(Shape shape, double low = 0, double high = 1, DType dtype = DType::f32, Device device = kCPU);
 Tensor normal(Shape shape, double mean = 0, double std = 1, DType dtype = DType::f32, Device device = kCPU);
+// Normal(mean, std) restricted to [lo, hi]: each element redraws until it lands inside (one op).
+Tensor truncated_normal(Shape shape, double mean, double std, double lo, double hi, DType dtype = DType::f32,
+                        Device device = kCPU);
 Tensor bernoulli(Shape shape, double p, DType dtype = DType::f32, Device device = kCPU);
 
 // ---- composites (src/ops/composite) ----

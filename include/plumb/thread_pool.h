@@ -6,8 +6,9 @@
 namespace plumb {
 
 // Sets plumb's intra-op thread count (OpenBLAS and oneDNN run single-threaded inside the pool, which
-// splits large GEMMs and convolutions). Call before the first op;
-// a later call with a different count throws Error.
+// splits large GEMMs and convolutions). The pool starts with max(cores, first count) workers; later
+// calls change how many of them parallel_for uses (a thread sweep), and more than the pool's size
+// throws Error. Not to be called while a parallel_for runs.
 void set_num_threads(int n);
 int num_threads();
 

@@ -1,5 +1,8 @@
 #include "plumb/allocator.h"
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <bit>
@@ -85,7 +88,14 @@ class CpuAllocator final : public Allocator {
 #if defined(__SANITIZE_ADDRESS__) || defined(PLUMB_ASAN)
   static constexpr int64_t kMaxCached = 0;  // let ASan see every use after free
 #else
-  static constexpr int64_t kMaxCached = int64_t{2} << 30;
+  // A quarter of physical memory, at least 2 GiB: a training step of a large model (VGG: 0.55 GB of
+  // weights, and Adam writes new weights and both moments every step) must recycle its blocks rather
+  // than return them to the OS and fault them in again (measured: 2.2 s of a 3.6 s VGG step).
+  static inline const int64_t kMaxCached = [] {
+    const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    const int64_t quarter = pages > 0 && page > 0 ? static_cast<int64_t>(pages) * page / 4 : 0;
+    return std::max<int64_t>(int64_t{2} << 30, quarter);
+  }();
 #endif
 
   // 64-byte granularity up to 4 KiB, then four classes per power of two (at most 25% slack).

@@ -1,5 +1,6 @@
 #include "plumb/thread_pool.h"
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <exception>
@@ -17,7 +18,7 @@ namespace {
 // A fixed pool of workers; parallel_for splits [0, n) into one chunk per worker plus the caller.
 class Pool {
  public:
-  explicit Pool(int n) : size_(n) {
+  explicit Pool(int n) : size_(n) {  // n >= 1
     for (int i = 1; i < n; ++i) workers_.emplace_back([this, i] { loop(i); });
   }
   ~Pool() {
@@ -99,15 +100,24 @@ class Pool {
 };
 thread_local bool Pool::in_parallel_ = false;
 
-std::atomic<int> g_requested{0};
+std::atomic<int> g_requested{0};  // before the pool starts: its size
+std::atomic<int> g_active{0};     // after: the threads parallel_for uses, at most the pool's size
 
 int default_threads() {
   const unsigned hc = std::thread::hardware_concurrency();
   return hc == 0 ? 1 : static_cast<int>(hc);
 }
 
+// Sized once, to the larger of the cores and the first requested count, so a later request for
+// fewer threads (a thread sweep) only lowers the active count.
+int start_pool_size() {
+  const int requested = g_requested.load();
+  g_active.store(requested > 0 ? requested : default_threads());
+  return std::max(requested, default_threads());
+}
+
 Pool& pool() {
-  static Pool p(g_requested.load() > 0 ? g_requested.load() : default_threads());
+  static Pool p(start_pool_size());
   return p;
 }
 
@@ -119,15 +129,21 @@ void configure_library_threads(int n);  // OpenBLAS / oneDNN, defined in the fas
 
 void set_num_threads(int n) {
   if (n < 1) fail("threads: must be at least 1, got ", n);
-  if (g_pool_started && n != pool().size())
-    fail("threads: the pool already runs ", pool().size(), " threads; set the count once, before the first op");
-  g_requested.store(n);
+  if (g_pool_started) {
+    if (n > pool().size())
+      fail("threads: the pool was started with ", pool().size(), " threads; ", n,
+           " needs the count set before the first op");
+    g_active.store(n);
+  } else {
+    g_requested.store(n);
+  }
   configure_library_threads(n);
 }
 
 int num_threads() {
   g_pool_started = true;
-  return pool().size();
+  pool();
+  return g_active.load(std::memory_order_relaxed);
 }
 
 void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {

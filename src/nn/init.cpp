@@ -116,26 +116,12 @@ Tensor truncated_normal(const Tensor& t, double mean, double std, double a, doub
   check_defined(t, "truncated_normal");
   if (!(std > 0)) fail("init::truncated_normal: std must be > 0, got ", std);
   if (!(a < b)) fail("init::truncated_normal: a ", a, " must be < b ", b);
-  // Redrawing converges only when [a, b] holds a fair share of the mass.
-  const auto cdf = [&](double x) { return 0.5 * std::erfc(-(x - mean) / (std * std::sqrt(2.0))); };
-  const double mass = cdf(b) - cdf(a);
-  if (mass < 0.01)
-    fail("init::truncated_normal: [", a, ", ", b, "] holds only ", mass, " of Normal(", mean, ", ", std,
-         ") so redrawing would not converge; keep the interval within a few std of the mean");
   NoGradScope no_grad;
-  Tensor x = plumb::normal(t.shape(), mean, std, t.dtype(), t.device());
-  if (!t.is_meta()) {
-    const Tensor lo = Tensor::scalar(a, t.dtype(), t.device()), hi = Tensor::scalar(b, t.dtype(), t.device());
-    for (int round = 0;; ++round) {
-      const Tensor below = lt(x, lo), above = gt(x, hi);
-      const double outside = sum(cast(below, DType::f64)).item() + sum(cast(above, DType::f64)).item();
-      if (outside == 0) break;
-      if (round == 10000) fail("init::truncated_normal: values still outside [", a, ", ", b, "] after 10000 redraws");
-      const Tensor y = plumb::normal(t.shape(), mean, std, t.dtype(), t.device());
-      x = where(below, y, where(above, y, x));
-    }
+  try {
+    copy_into(t, plumb::truncated_normal(t.shape(), mean, std, a, b, t.dtype(), t.device()));
+  } catch (const Error& e) {
+    fail("init::truncated_normal: ", e.what());
   }
-  copy_into(t, x);
   return t;
 }
 

@@ -99,15 +99,21 @@ TEST(ThreadPool, ConcurrentCallersFromSeveralThreads) {
   EXPECT_EQ(failures.load(), 0);
 }
 
-TEST(ThreadPool, ThreadCountIsSetOnce) {
+TEST(ThreadPool, CountChangesWithinThePool) {
   const int n = num_threads();  // starts the pool
   EXPECT_GE(n, 1);
-  EXPECT_NO_THROW(set_num_threads(n));  // the same count again is fine
+  EXPECT_NO_THROW(set_num_threads(1));  // fewer threads: a thread sweep
+  EXPECT_EQ(num_threads(), 1);
+  std::atomic<int> calls{0};
+  parallel_for(1000, 1, [&](int64_t, int64_t) { ++calls; });
+  EXPECT_EQ(calls.load(), 1);  // one thread: one chunk
+  EXPECT_NO_THROW(set_num_threads(n));
+  EXPECT_EQ(num_threads(), n);
   try {
-    set_num_threads(n + 1);
-    ADD_FAILURE() << "changing the count after the pool started must throw";
+    set_num_threads(100000);
+    ADD_FAILURE() << "more threads than the started pool holds must throw";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("set the count once"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("before the first op"), std::string::npos) << e.what();
   }
   EXPECT_EQ(num_threads(), n);
 }

@@ -17,6 +17,12 @@ RandomAttrs random_attrs(Shape shape, double a, double b, int64_t seed, int64_t 
   return r;
 }
 
+RandomAttrs truncated(RandomAttrs r, double lo, double hi) {
+  r.lo = lo;
+  r.hi = hi;
+  return r;
+}
+
 OpCase random_case(std::string label, RandomAttrs r) {
   OpCase c;
   c.label = std::move(label);
@@ -45,6 +51,8 @@ PLUMB_OP_CASES(normal) {
       random_case("f32 standard", random_attrs({4, 3}, 0, 1, 9, 0, DType::f32)),
       random_case("f64 shifted", random_attrs({2, 2, 2}, 5, 0.5, 42, 77, DType::f64)),
       random_case("zero std", random_attrs({3}, -1, 0, 3, 0, DType::f32)),
+      random_case("f32 truncated at 1 std", truncated(random_attrs({64}, 0, 1, 5, 0, DType::f32), -1, 1)),
+      random_case("f64 truncated one-sided", truncated(random_attrs({7, 3}, 2, 0.5, 8, 40, DType::f64), 1.9, 5)),
   };
 }
 

@@ -133,6 +133,34 @@ TEST(Random, ElementIUsesCounterOffsetPlusI) {
   }
 }
 
+// A truncated normal element is the first of its counter's draws (counter + k * 2^48) inside [lo, hi].
+TEST(Random, TruncatedNormalRedrawsOnlyOutsideValues) {
+  const int64_t seed = 5, offset = 99;
+  const double mean = 0.5, std = 2, lo = -1, hi = 2;
+  RandomAttrs at = attrs_for({kN}, mean, std, seed, offset, DType::f64);
+  at.lo = lo;
+  at.hi = hi;
+  const Tensor z = draw("normal", at);
+  const double* pz = z.data<double>();
+  int redrawn = 0;
+  for (int64_t i = 0; i < kN; ++i) {
+    const uint64_t c = static_cast<uint64_t>(offset + i);
+    double want = mean + std * philox_normal(seed, c);
+    redrawn += !(want >= lo && want <= hi);
+    for (uint64_t k = 1; !(want >= lo && want <= hi); ++k) want = mean + std * philox_normal(seed, c + k * kRedrawStride);
+    ASSERT_EQ(pz[i], want) << i;
+    ASSERT_TRUE(pz[i] >= lo && pz[i] <= hi) << pz[i];
+  }
+  EXPECT_GT(redrawn, 0);  // the interval cut off some first draws
+  at.lo = 8, at.hi = 9;
+  try {
+    draw("normal", at);
+    ADD_FAILURE() << "no error for an interval holding almost no mass";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("would not converge"), std::string::npos) << e.what();
+  }
+}
+
 // Running the kernel on pieces of the range (as different thread counts would split it) gives the
 // same bits as one call over the whole range, which runs on the pool's threads.
 TEST(Random, ThreadSplitDoesNotChangeBits) {
