@@ -4,7 +4,8 @@
 // reorders the plain buffers into the layouts oneDNN chose and the output back (what an expert calling
 // oneDNN directly on plain buffers would do). Each benchmark times all its calls inside one loop,
 // rotating their order every iteration, so all see the same machine state; the counters give median
-// ms of each and the ratio of plumb to the faster direct call.
+// ms of each and the ratio of plumb to the faster direct call. lenet5/... times plumb alone on the ops
+// of one LeNet-5 training step, for comparing kernel changes.
 #include <benchmark/benchmark.h>
 #include <unistd.h>
 #include <cblas.h>
@@ -255,6 +256,43 @@ void bench_conv(benchmark::State& st, ConvShape s) {
                time_interleaved(st, {plumb_fn, plain_fn, best_fn, w1_fn}, check));
 }
 
+// ---- LeNet-5 training ops, plumb alone: the convolution, pooling and ReLU-backward calls of one training
+// step (bench/peers' lenet5 at batch n), for comparing kernel changes; no direct call to compare with.
+
+void bench_lenet(benchmark::State& st, int64_t n, const std::string& op) {
+  const Tensor x1 = random_f32({n, 1, 28, 28}, 11), w1 = random_f32({6, 1, 5, 5}, 12);
+  const Tensor y1 = random_f32({n, 6, 28, 28}, 13), p1 = random_f32({n, 6, 14, 14}, 14);
+  const Tensor w2 = random_f32({16, 6, 5, 5}, 15), y2 = random_f32({n, 16, 10, 10}, 16);
+  const Tensor p2 = random_f32({n, 16, 5, 5}, 17), zero = Tensor::zeros({}, plumb::DType::f32);
+  const Tensor mask1 = plumb::gt(y1, zero), mask2 = plumb::gt(y2, zero);
+  const std::map<std::string, std::function<Tensor()>> ops = {
+      {"conv1", [&] { return plumb::conv(x1, w1, {1, 1}, {2, 2}); }},
+      {"conv1_backward_weight", [&] { return plumb::conv_backward_weight(x1, y1, w1.shape(), {1, 1}, {2, 2}, {1, 1}, 1); }},
+      {"relu1_backward", [&] { return plumb::where(mask1, y1, zero); }},
+      {"pool1", [&] { return plumb::max_pool(y1, {2, 2}); }},
+      {"pool1_backward", [&] { return plumb::max_pool_backward(y1, p1, {2, 2}, {2, 2}, {0, 0}, false); }},
+      {"conv2", [&] { return plumb::conv(p1, w2); }},
+      {"conv2_backward_input",
+       [&] { return plumb::conv_backward_input(y2, w2, p1.shape(), {1, 1}, {0, 0}, {1, 1}, 1); }},
+      {"conv2_backward_weight", [&] { return plumb::conv_backward_weight(p1, y2, w2.shape(), {1, 1}, {0, 0}, {1, 1}, 1); }},
+      {"relu2_backward", [&] { return plumb::where(mask2, y2, zero); }},
+      {"pool2", [&] { return plumb::max_pool(y2, {2, 2}); }},
+      {"pool2_backward", [&] { return plumb::max_pool_backward(y2, p2, {2, 2}, {2, 2}, {0, 0}, false); }},
+  };
+  const std::function<Tensor()>& fn = ops.at(op);
+  Tensor out = fn();  // warm-up: primitive caches, allocator pools
+  std::vector<double> times;
+  for (auto _ : st) {
+    const auto t0 = Clock::now();
+    out = fn();
+    const double t = std::chrono::duration<double>(Clock::now() - t0).count();
+    times.push_back(t);
+    st.SetIterationTime(t);
+  }
+  st.counters["plumb_ms"] = median(times) * 1e3;
+  st.counters["plumb_min_ms"] = min_of(times) * 1e3;
+}
+
 // Console output plus a ratio table at the end.
 class SummaryReporter : public benchmark::ConsoleReporter {
  public:
@@ -295,7 +333,7 @@ class SummaryReporter : public benchmark::ConsoleReporter {
     }
     std::printf("\nplumb vs direct library calls (median ms per call; ratio = plumb / faster of plain and best,"
                 " 1.00 = parity; min-ratio = fastest plumb call / fastest plain-or-best call)\n");
-    std::printf("%-26s %4s %9s %9s %9s %10s %6s %5s %9s  %s\n", "benchmark", "reps", "plumb ms", "plain ms",
+    std::printf("%-34s %4s %9s %9s %9s %10s %6s %5s %9s  %s\n", "benchmark", "reps", "plumb ms", "plain ms",
                 "best ms", "best-w1 ms", "ratio", "vs", "min-ratio", "direct implementations");
     auto cell = [](double v, int width) {
       char buf[32];
@@ -321,13 +359,18 @@ class SummaryReporter : public benchmark::ConsoleReporter {
         dmin = std::min(dmin, r->direct_min_ms);
       }
       if (p.empty()) {
-        std::printf("%-26s  skipped: %s\n", name.c_str(), error.c_str());
+        std::printf("%-34s  skipped: %s\n", name.c_str(), error.c_str());
         continue;
       }
       const double mp = median(p), mplain = median(plain), mbest = median(best);
+      if (mplain <= 0) {  // plumb alone (lenet5/...): no direct call, no ratio
+        std::printf("%-34s %4zu %s %9s %9s %10s %6s %5s %9s\n", name.c_str(), p.size(), cell(mp, 9).c_str(), "-", "-",
+                    "-", "-", "-", "-");
+        continue;
+      }
       const bool best_faster = mbest > 0 && mbest < mplain;
       const double direct = best_faster ? mbest : mplain;
-      std::printf("%-26s %4zu %s %s %s %s %6.2f %5s %9.2f  %s\n", name.c_str(), p.size(), cell(mp, 9).c_str(),
+      std::printf("%-34s %4zu %s %s %s %s %6.2f %5s %9.2f  %s\n", name.c_str(), p.size(), cell(mp, 9).c_str(),
                   cell(mplain, 9).c_str(), cell(mbest, 9).c_str(), cell(median(w1), 10).c_str(), mp / direct,
                   best_faster ? "best" : "plain", pmin / dmin, g.front()->label.c_str());
     }
@@ -397,6 +440,16 @@ int main(int argc, char** argv) {
     const std::string name = std::string("conv/") + s.name + "/n" + std::to_string(g_batch);
     benchmark::RegisterBenchmark(name.c_str(), bench_conv, s)->UseManualTime()->Unit(benchmark::kMillisecond);
   }
+
+  // LeNet-5's training ops at the peer benchmark's batches.
+  for (const int64_t n : {int64_t{64}, int64_t{256}})
+    for (const char* op : {"conv1", "conv1_backward_weight", "relu1_backward", "pool1", "pool1_backward", "conv2",
+                           "conv2_backward_input", "conv2_backward_weight", "relu2_backward", "pool2", "pool2_backward"}) {
+      const std::string name = std::string("lenet5/") + op + "/n" + std::to_string(n);
+      benchmark::RegisterBenchmark(name.c_str(), bench_lenet, n, std::string(op))
+          ->UseManualTime()
+          ->Unit(benchmark::kMillisecond);
+    }
 
   SummaryReporter reporter;
   benchmark::RunSpecifiedBenchmarks(&reporter);

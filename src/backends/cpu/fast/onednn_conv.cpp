@@ -3,7 +3,10 @@
 // cached. Most primitives pick their own memory layout (format any): where that is the plain layout
 // of plumb's tensors they read and write plumb's buffers directly; otherwise (blocked layouts, which
 // run up to several times faster on AVX-512) operands are reordered through per-thread scratch
-// buffers. Shapes where the reorders cost more than blocking gains run on the plain layout.
+// buffers. Shapes where the reorders cost more than blocking gains run on the plain layout. Two shape
+// classes take other routes: the weight gradient of few-input-channel layers runs as a forward
+// convolution with batch and channels swapped (swap_weight_gradient), and one-input-channel layers run
+// plumb's direct AVX-512 kernels (conv_direct.h) where the CPU has them.
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -12,6 +15,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "backends/cpu/fast/conv_direct.h"
 #include "backends/cpu/fast/onednn_common.h"
 #include "plumb/op.h"
 #include "plumb/op_attrs.h"
@@ -27,7 +31,9 @@ constexpr memory::data_type kF32 = memory::data_type::f32;
 
 constexpr size_t kMaxCachedPrimitives = 4096;
 
-enum class ConvKind : int64_t { forward = 0, backward_data = 1, backward_weights = 2 };
+// backward_weights_swapped: the weight gradient as a forward convolution with batch and channels swapped
+// (see swap_weight_gradient).
+enum class ConvKind : int64_t { forward = 0, backward_data = 1, backward_weights = 2, backward_weights_swapped = 3 };
 
 // One convolution's shapes: x (N, C, *S), w (O, C/groups, *K), y (N, O, *S_out), and its attributes.
 struct ConvShape {
@@ -130,8 +136,64 @@ bool prefer_plain(ConvKind kind, const ConvShape& s) {
   return false;
 }
 
+// The weight gradient gw[o,c,k] = sum over n, p of x[n,c,p+k] gy[n,o,p] (stride 1, no dilation) is a
+// forward convolution of x read as (C, N, *S) with gy read as weights (O, N, *S_out), giving gw read as
+// (C, O, *K). For layers with few input channels and a large batch this turns oneDNN's blocked backward
+// (which pads C to the vector width) into a forward over N channels: 2x faster at LeNet's second layer
+// (x (64,6,14,14), w (16,6,5,5)). Few output channels lose (the gy weights pad instead), so O >= 16.
+bool swap_weight_gradient(const ConvShape& s) {
+  if (s.groups != 1 || s.x.size() != 4 || s.x[0] < 16 || s.x[1] >= 16 || s.w[0] < 16) return false;
+  for (size_t i = 0; i < s.stride.size(); ++i)
+    if (s.stride[i] != 1 || s.dilation[i] != 0) return false;
+  return true;
+}
+
+// Dims `d` over the bytes of a row-major tensor whose first two dims are d[1], d[0] (the swapped views).
+dnnl::memory::desc swapped_view(const memory::dims& d) {
+  memory::dims strides(d.size(), 1);
+  for (size_t i = d.size() - 1; i > 2; --i) strides[i - 1] = strides[i] * d[i];
+  int64_t plane = 1;
+  for (size_t i = 2; i < d.size(); ++i) plane *= d[i];
+  strides[0] = plane;
+  strides[1] = plane * d[0];
+  return memory::desc(d, kF32, strides);
+}
+
+std::shared_ptr<ConvPrimitive> create_swapped(const ConvShape& s) {
+  using namespace dnnl;
+  engine& eng = onednn_engine();
+  const int64_t n = s.x[0], c = s.x[1], o = s.w[0];
+  memory::dims xd = {c, n}, gd = {o, n}, wd = {c, o};
+  for (size_t i = 2; i < s.x.size(); ++i) {
+    xd.push_back(s.x[i]);
+    gd.push_back(s.y[i]);
+    wd.push_back(s.w[i]);
+  }
+  const memory::desc x_view = swapped_view(xd), g_view = swapped_view(gd), w_view = swapped_view(wd);
+  const memory::desc x_any(xd, kF32, tag::any), g_any(gd, kF32, tag::any), w_any(wd, kF32, tag::any);
+  const convolution_forward::desc d(prop_kind::forward_inference, algorithm::convolution_direct, x_any, g_any, w_any,
+                                    s.stride, s.dilation, s.padding, s.padding);
+  primitive_attr attr;
+  attr.set_scratchpad_mode(scratchpad_mode::user);
+  const convolution_forward::primitive_desc pd(d, attr, eng);
+  auto p = std::make_shared<ConvPrimitive>();
+  p->prim = convolution_forward(pd);
+  p->scratchpad = pd.scratchpad_desc();
+  p->in0 = make_slot(DNNL_ARG_SRC, x_view, pd.src_desc(), false);
+  p->in1 = make_slot(DNNL_ARG_WEIGHTS, g_view, pd.weights_desc(), false);
+  p->out = make_slot(DNNL_ARG_DST, w_view, pd.dst_desc(), true);
+  return p;
+}
+
 std::shared_ptr<ConvPrimitive> create(ConvKind kind, const ConvShape& s) {
   using namespace dnnl;
+  if (kind == ConvKind::backward_weights_swapped) {
+    try {
+      return create_swapped(s);
+    } catch (const dnnl::error&) {
+      // No forward implementation for the swapped shapes: the plain backward below serves the same key.
+    }
+  }
   engine& eng = onednn_engine();
   const size_t rank = s.x.size();
   const memory::dims xd = to_dims(s.x), wd = weight_dims(s), yd = to_dims(s.y);
@@ -168,6 +230,7 @@ std::shared_ptr<ConvPrimitive> create(ConvKind kind, const ConvShape& s) {
       p->out = make_slot(DNNL_ARG_DIFF_SRC, x_plain, pd.diff_src_desc(), true);
       break;
     }
+    case ConvKind::backward_weights_swapped:  // when create_swapped could not build one
     case ConvKind::backward_weights: {
       const convolution_backward_weights::desc d(algorithm::convolution_direct, x_any, w_any, y_any, s.stride,
                                                  s.dilation, pad, pad);
@@ -194,7 +257,7 @@ std::shared_ptr<ConvPrimitive> cached(ConvKind kind, const ConvShape& s) {
   try {
     p = create(kind, s);
   } catch (const dnnl::error& e) {
-    static const char* names[] = {"conv", "conv_backward_input", "conv_backward_weight"};
+    static const char* names[] = {"conv", "conv_backward_input", "conv_backward_weight", "conv_backward_weight"};
     fail(names[static_cast<int>(kind)], " (onednn): cannot create a primitive for input ", shape_str(s.x),
          ", weight ", shape_str(s.w), ", output ", shape_str(s.y), ", groups=", s.groups, ": ", e.what());
   }
@@ -281,6 +344,16 @@ ConvShape batch_slice(const ConvShape& s, int64_t begin, int64_t end) {
   return part;
 }
 
+// One-input-channel 2-D convolutions with stride 1 and no dilation run plumb's direct kernels
+// (conv_direct.h) where the CPU has them: g gets their geometry.
+bool stem_geometry(const ConvShape& s, bool weight_gradient, StemConv& g) {
+  if (s.x.size() != 4 || s.groups != 1 || s.x[1] != 1) return false;
+  for (size_t i = 0; i < 2; ++i)
+    if (s.stride[i] != 1 || s.dilation[i] != 0) return false;
+  g = StemConv{s.x[0], s.w[0], s.x[2], s.x[3], s.w[2], s.w[3], s.padding[0], s.padding[1], s.y[2], s.y[3]};
+  return stem_conv_supported(g, weight_gradient);
+}
+
 // Batch-independent convolutions (forward, backward data): in (N, ...) and out (N, ...) split by sample.
 void run_batched(ConvKind kind, const ConvShape& s, const float* in, const float* w, float* out) {
   const int64_t parts = batch_parts(s);
@@ -288,15 +361,24 @@ void run_batched(ConvKind kind, const ConvShape& s, const float* in, const float
   const bool fwd = kind == ConvKind::forward;
   const int64_t x_per = numel(s.x) / n, y_per = numel(s.y) / n;
   const int64_t in_per = fwd ? x_per : y_per, out_per = fwd ? y_per : x_per;
-  if (parts <= 1) {
-    execute(*cached(kind, s), in, w, out);
-    return;
-  }
+  StemConv stem{};
+  const bool direct = fwd && stem_geometry(s, false, stem);
+  // Samples [begin, end).
+  const auto run = [&](int64_t begin, int64_t end) {
+    if (direct) {
+      StemConv g = stem;
+      g.n = end - begin;
+      stem_conv_forward(g, in + begin * in_per, w, out + begin * out_per);
+    } else {
+      execute(*cached(kind, begin == 0 && end == n ? s : batch_slice(s, begin, end)), in + begin * in_per, w,
+              out + begin * out_per);
+    }
+  };
+  if (parts <= 1) return run(0, n);
   parallel_for(parts, 1, [&](int64_t pb, int64_t pe) {
     for (int64_t part = pb; part < pe; ++part) {
       const int64_t begin = n * part / parts, end = n * (part + 1) / parts;
-      if (begin == end) continue;
-      execute(*cached(kind, batch_slice(s, begin, end)), in + begin * in_per, w, out + begin * out_per);
+      if (begin < end) run(begin, end);
     }
   });
 }
@@ -339,14 +421,23 @@ void conv_backward_weights(const KernelArgs& k) {
   const auto& a = static_cast<const ConvBackwardAttrs&>(k.attrs);
   const ConvShape s = make_shape(x.shape(), gw.shape(), gy.shape(), a.stride, a.padding, a.dilation, a.groups);
   const int64_t parts = batch_parts(s);
-  if (parts <= 1) {
-    execute(*cached(ConvKind::backward_weights, s), x.data<float>(), gy.data<float>(), gw.data<float>());
-    return;
-  }
+  const ConvKind kind = swap_weight_gradient(s) ? ConvKind::backward_weights_swapped : ConvKind::backward_weights;
+  StemConv stem{};
+  const bool direct = stem_geometry(s, true, stem);
   const int64_t n = s.x[0], x_per = numel(s.x) / n, y_per = numel(s.y) / n, w_numel = gw.numel();
+  // The gradient over samples [begin, end) into dst.
+  const auto run = [&](int64_t begin, int64_t end, float* dst) {
+    if (direct) {
+      StemConv g = stem;
+      g.n = end - begin;
+      stem_conv_backward_weight(g, x.data<float>() + begin * x_per, gy.data<float>() + begin * y_per, dst);
+    } else {
+      execute(*cached(kind, begin == 0 && end == n ? s : batch_slice(s, begin, end)), x.data<float>() + begin * x_per,
+              gy.data<float>() + begin * y_per, dst);
+    }
+  };
+  if (parts <= 1) return run(0, n, gw.data<float>());
   std::vector<float> partial(static_cast<size_t>((parts - 1) * w_numel));
-  const float* px = x.data<float>();
-  const float* pgy = gy.data<float>();
   float* pgw = gw.data<float>();
   parallel_for(parts, 1, [&](int64_t pb, int64_t pe) {
     for (int64_t part = pb; part < pe; ++part) {
@@ -356,8 +447,7 @@ void conv_backward_weights(const KernelArgs& k) {
         std::fill(dst, dst + w_numel, 0.0f);
         continue;
       }
-      execute(*cached(ConvKind::backward_weights, batch_slice(s, begin, end)), px + begin * x_per,
-              pgy + begin * y_per, dst);
+      run(begin, end, dst);
     }
   });
   for (int64_t part = 1; part < parts; ++part) {

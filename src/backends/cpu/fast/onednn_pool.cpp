@@ -1,5 +1,6 @@
-// oneDNN pooling kernels (f32, plain ncw/nchw/ncdhw layouts, no copies): forward and backward for max
-// and average pooling, 1-D/2-D/3-D. Primitives are built once per geometry and cached.
+// oneDNN pooling kernels (f32, plain ncw/nchw/ncdhw layouts, no copies): max and average pooling forward
+// and average pooling backward, 1-D/2-D/3-D. Primitives are built once per geometry and cached. Max
+// pooling backward is plumb's own kernel (max_pool.cpp): oneDNN's needs a forward's argmax workspace.
 #include <algorithm>
 #include <cmath>
 #include <mutex>
@@ -7,6 +8,7 @@
 #include <vector>
 
 #include "backends/cpu/fast/fast.h"
+#include "backends/cpu/fast/max_pool.h"
 #include "backends/cpu/fast/onednn_common.h"
 #include "ops/op_def.h"
 
@@ -51,7 +53,7 @@ PoolGeometry pool_geometry(const Shape& x, const Shape& y, const Shape& kernel, 
   return g;
 }
 
-enum class Build : int64_t { forward_inference, forward_training_backward, backward, nan_check };
+enum class Build : int64_t { forward_inference, backward, nan_check };
 
 std::vector<int64_t> make_key(Build b, algorithm alg, const PoolGeometry& g) {
   std::vector<int64_t> k = {static_cast<int64_t>(b), static_cast<int64_t>(alg)};
@@ -63,9 +65,9 @@ std::vector<int64_t> make_key(Build b, algorithm alg, const PoolGeometry& g) {
 }
 
 struct PoolPrimitives {
-  memory::desc src_md, dst_md, ws_md;
-  dnnl::pooling_forward fwd;   // inference, or training with workspace for max backward
-  dnnl::pooling_backward bwd;  // empty for forward-only entries
+  memory::desc src_md, dst_md;
+  dnnl::pooling_forward fwd;   // inference
+  dnnl::pooling_backward bwd;  // average pooling backward (no workspace)
   dnnl::reduction sum;         // nan_check: x summed to one value
 };
 
@@ -83,9 +85,9 @@ void build_primitives(PoolPrimitives& p, Build b, algorithm alg, const PoolGeome
   const prop_kind prop = b == Build::forward_inference ? prop_kind::forward_inference : prop_kind::forward_training;
   const dnnl::pooling_forward::desc fwd_d(prop, alg, p.src_md, p.dst_md, g.stride, g.kernel, g.pad_l, g.pad_r);
   const dnnl::pooling_forward::primitive_desc fwd_pd(fwd_d, eng);
-  if (b != Build::backward) p.fwd = dnnl::pooling_forward(fwd_pd);
-  if (b != Build::forward_inference) {
-    p.ws_md = fwd_pd.workspace_desc();
+  if (b == Build::forward_inference) {
+    p.fwd = dnnl::pooling_forward(fwd_pd);
+  } else {
     const dnnl::pooling_backward::desc bwd_d(alg, p.src_md, p.dst_md, g.stride, g.kernel, g.pad_l, g.pad_r);
     p.bwd = dnnl::pooling_backward(dnnl::pooling_backward::primitive_desc(bwd_d, eng, fwd_pd));
   }
@@ -189,6 +191,8 @@ void run_forward(const KernelArgs& a, algorithm alg, const PoolAttrs& at) {
 }
 
 void max_pool_onednn(const KernelArgs& a) {
+  // 2x2 stride-2 windows: one direct pass (max_pool.cpp) beats a NaN scan plus oneDNN's nchw kernel 4x.
+  if (max_pool_2x2(a.inputs[0], a.outputs[0], ops::attrs_as<PoolAttrs>(a.attrs))) return;
   if (a.outputs[0].numel() > 0 && has_nan(a.inputs[0])) return run_reference(PLUMB_OP("max_pool"), a);
   run_forward(a, algorithm::pooling_max, ops::attrs_as<PoolAttrs>(a.attrs));
 }
@@ -196,34 +200,6 @@ void max_pool_onednn(const KernelArgs& a) {
 void avg_pool_onednn(const KernelArgs& a) {
   const auto& at = ops::attrs_as<PoolAttrs>(a.attrs);
   run_forward(a, avg_algorithm(at.count_include_pad), at);
-}
-
-// (x: (N, C, *S), grad_y: (N, C, *S_out)) -> grad_x: (N, C, *S).
-// oneDNN's max backward reads the argmax from a workspace that only a training-mode forward writes, and
-// plumb does not keep one between ops (max_pool_backward receives x). So this kernel reruns the forward
-// with workspace first: the backward costs one extra forward pass over x (reads x, writes a scratch y and
-// the workspace). Ties go to the first max in window order, as in the reference; NaN as in max_pool_onednn.
-void max_pool_backward_onednn(const KernelArgs& a) {
-  const auto& at = ops::attrs_as<PoolAttrs>(a.attrs);
-  const Tensor& x = a.inputs[0];
-  const Tensor& gy = a.inputs[1];
-  const Tensor& gx = a.outputs[0];
-  if (gx.numel() == 0) return;
-  if (has_nan(x)) return run_reference(PLUMB_OP("max_pool_backward"), a);
-  const PoolGeometry g = pool_geometry(x.shape(), gy.shape(), at.kernel, at.stride, at.padding);
-  const PoolPrimitives& p = primitives(Build::forward_training_backward, algorithm::pooling_max, g);
-  // Scratch comes from the allocator so memory studies see it.
-  const Tensor y_scratch = Tensor::empty(gy.shape(), DType::f32);
-  const Tensor ws = Tensor::empty({static_cast<int64_t>(p.ws_md.get_size())}, DType::u8);
-  const memory ws_mem = wrap(p.ws_md, ws);
-  dnnl::stream& stream = onednn_stream();
-  p.fwd.execute(stream, {{DNNL_ARG_SRC, wrap(p.src_md, x)},
-                         {DNNL_ARG_DST, wrap(p.dst_md, y_scratch)},
-                         {DNNL_ARG_WORKSPACE, ws_mem}});
-  p.bwd.execute(stream, {{DNNL_ARG_DIFF_DST, wrap(p.dst_md, gy)},
-                         {DNNL_ARG_DIFF_SRC, wrap(p.src_md, gx)},
-                         {DNNL_ARG_WORKSPACE, ws_mem}});
-  stream.wait();
 }
 
 // grad_y: (N, C, *S_out) -> grad_x: (N, C, *input_shape spatial)
@@ -257,7 +233,6 @@ void register_onednn_pool() {
   const std::vector<DType> f32 = {DType::f32};
   register_kernel(Kernel{"max_pool", DeviceType::cpu, "onednn", f32, &max_pool_onednn, 10, false});
   register_kernel(Kernel{"avg_pool", DeviceType::cpu, "onednn", f32, &avg_pool_onednn, 10, false});
-  register_kernel(Kernel{"max_pool_backward", DeviceType::cpu, "onednn", f32, &max_pool_backward_onednn, 10, false});
   register_kernel(Kernel{"avg_pool_backward", DeviceType::cpu, "onednn", f32, &avg_pool_backward_onednn, 10, false});
 }
 

@@ -7,5 +7,6 @@ void register_fast_kernels() {
   fast::register_onednn();
   fast::register_onednn_pool();
   fast::register_onednn_norm();
+  fast::register_native_pool();
 }
 }  // namespace plumb::backends

@@ -61,14 +61,15 @@ void where_kernel(const KernelArgs& args) {
     const Tensor& y = args.outputs[0];
     const Plan p = make_plan(y, {&cond, &args.inputs[1], &args.inputs[2]});
     if (p.n == 0) return;
-    const bool* cp = cond.data<bool>();
+    // The mask read as bytes (bools are 0 or 1): GCC does not vectorize loads of bool.
+    const unsigned char* cp = reinterpret_cast<const unsigned char*>(cond.data<bool>());
     const T* ap = args.inputs[1].data<T>();
     const T* bp = args.inputs[2].data<T>();
     T* yp = y.data<T>();
     const int64_t sc = p.inner(1), sa = p.inner(2), sb = p.inner(3);
     for_each_row(p, [&](int64_t len, const int64_t* off) {
       T* o = yp + off[0];
-      const bool* c = cp + off[1];
+      const unsigned char* c = cp + off[1];
       const T* x = ap + off[2];
       const T* z = bp + off[3];
       // Branch-free bit select: a data-dependent branch (relu's backward mask) mispredicts half the
@@ -76,24 +77,24 @@ void where_kernel(const KernelArgs& args) {
       if (sc == 1 && sa == 1 && sb == 1) {
         for (int64_t j = 0; j < len; ++j) {
           const T xv = x[j], zv = z[j];
-          o[j] = select_bits(c[j], xv, zv);
+          o[j] = select_bits(c[j] != 0, xv, zv);
         }
       } else if (sc == 1 && sa == 1 && sb == 0) {
         const T zv = z[0];
         for (int64_t j = 0; j < len; ++j) {
           const T xv = x[j];
-          o[j] = select_bits(c[j], xv, zv);
+          o[j] = select_bits(c[j] != 0, xv, zv);
         }
       } else if (sc == 1 && sa == 0 && sb == 1) {
         const T xv = x[0];
         for (int64_t j = 0; j < len; ++j) {
           const T zv = z[j];
-          o[j] = select_bits(c[j], xv, zv);
+          o[j] = select_bits(c[j] != 0, xv, zv);
         }
       } else {
         for (int64_t j = 0; j < len; ++j) {
           const T xv = x[j * sa], zv = z[j * sb];
-          o[j] = select_bits(c[j * sc], xv, zv);
+          o[j] = select_bits(c[j * sc] != 0, xv, zv);
         }
       }
     });
