@@ -27,7 +27,11 @@ struct OpEvent {
   uint64_t seq = 0;                // per-process op sequence number
   uint64_t forward_seq = 0;        // for backward ops: the forward op whose vjp issued it
   Phase phase = Phase::forward;
-  int64_t start_ns = 0, end_ns = 0;  // steady clock
+  int64_t start_ns = 0, end_ns = 0;  // steady clock: the kernel window (output allocation + kernel; a view: the view call)
+  // The whole dispatch of this op: entry to exit (inference, kernel selection, kernel window, tape node),
+  // observers excluded. self_ns is that less the full calls of ops dispatched inside it (contiguous copies).
+  int64_t call_start_ns = 0, call_end_ns = 0;
+  int64_t self_ns = 0;
   Cost cost;
   std::span<const std::string> regions;  // enclosing composites, outermost first
   std::span<const std::string> modules;  // enclosing module path, outermost first
@@ -39,6 +43,9 @@ class DispatchObserver {
   virtual void on_op(const OpEvent& e) = 0;
   virtual void on_region_begin(std::string_view /*name*/, int64_t /*t_ns*/) {}
   virtual void on_region_end(std::string_view /*name*/, int64_t /*t_ns*/) {}
+  // A module's forward begins or ends; `path` is the module path, outermost first, this module last.
+  virtual void on_module_begin(std::span<const std::string> /*path*/, int64_t /*t_ns*/) {}
+  virtual void on_module_end(std::span<const std::string> /*path*/, int64_t /*t_ns*/) {}
 };
 
 // Observers (profiler, graph capture) attach process-wide. With none attached, the dispatcher's

@@ -9,6 +9,7 @@
 
 #include "plumb/nn/module.h"
 #include "plumb/shape.h"
+#include "plumb/workload.h"
 
 namespace plumb::models {
 
@@ -19,13 +20,28 @@ struct ModelInfo {
   Shape example_shape;                // one input example, without the batch dim, e.g. {1, 28, 28}
   int64_t num_classes = 0;
   std::string dataset;                // the dataset it trains on, e.g. "fashion-mnist"
+  // How it trains as a workload (plumb profile, plumb suite): batch, optimizer (nn::make_optimizer
+  // name) and learning rate.
+  int64_t default_batch = 64;
+  std::string optimizer = "adam";
+  double lr = 1e-3;
+  // Batch of `plumb suite --quick` (0: default_batch), so every configuration fits this machine.
+  int64_t quick_batch = 0;
+  // Part of the workload suite (`plumb suite` runs these by default).
+  bool in_suite = false;
 };
 
 // Builds the model for a variant named in ModelInfo::variants; parameters follow nn::FactoryScope.
 using ModelBuilder = std::function<std::shared_ptr<nn::Module>(const std::string& variant)>;
 
+// How a model runs as a workload when its step is not "classify a batch with cross-entropy" (an
+// autoencoder, a reinforcement-learning agent). Without one, make_workload builds the classifier.
+using WorkloadFactory = std::function<std::unique_ptr<Workload>(const ModelInfo& info, const WorkloadOptions& options)>;
+
 // Adds a model; throws Error on an empty or duplicate name or an empty variant list.
-void register_model(ModelInfo info, ModelBuilder builder);
+void register_model(ModelInfo info, ModelBuilder builder, WorkloadFactory workload = {});
+// The model's workload factory; empty for classifiers.
+WorkloadFactory workload_factory(const std::string& name);
 
 // Registered names, sorted.
 std::vector<std::string> model_names();

@@ -16,6 +16,7 @@ namespace {
 struct Entry {
   ModelInfo info;
   ModelBuilder builder;
+  WorkloadFactory workload;
 };
 
 // std::map keeps names sorted, so listings are stable.
@@ -44,6 +45,11 @@ std::map<std::string, Entry>& table(std::unique_lock<std::recursive_mutex>& lock
     zoo_registered = true;
     register_mlp();
     register_lenet5();
+    register_alexnet();
+    register_vgg();
+    register_residual();
+    register_autoenc();
+    register_deepq();
   }
   return table_unlocked();
 }
@@ -60,7 +66,7 @@ const Entry& find(const std::map<std::string, Entry>& t, const std::string& name
 
 }  // namespace
 
-void register_model(ModelInfo info, ModelBuilder builder) {
+void register_model(ModelInfo info, ModelBuilder builder, WorkloadFactory workload) {
   std::unique_lock<std::recursive_mutex> lock;
   auto& t = table(lock);
   if (info.name.empty()) fail("register_model: a model needs a name");
@@ -68,7 +74,12 @@ void register_model(ModelInfo info, ModelBuilder builder) {
   if (!builder) fail("register_model: model '", info.name, "' has no builder");
   if (t.count(info.name)) fail("register_model: model '", info.name, "' is already registered");
   std::string name = info.name;
-  t.emplace(std::move(name), Entry{std::move(info), std::move(builder)});
+  t.emplace(std::move(name), Entry{std::move(info), std::move(builder), std::move(workload)});
+}
+
+WorkloadFactory workload_factory(const std::string& name) {
+  std::unique_lock<std::recursive_mutex> lock;
+  return find(table(lock), name).workload;
 }
 
 std::vector<std::string> model_names() {

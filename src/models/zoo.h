@@ -5,5 +5,10 @@ namespace plumb::models {
 
 void register_mlp();     // mlp.cpp: LeNet-300-100
 void register_lenet5();  // lenet5.cpp: LeNet-5 for 28x28 inputs
+void register_alexnet();   // alexnet.cpp: AlexNet (fathom, modern = torchvision)
+void register_vgg();       // vgg.cpp: 12-conv VGG (fathom), VGG-16 (modern)
+void register_residual();  // residual.cpp: 56x56 ResNet (fathom), ResNet-50 (modern)
+void register_autoenc();   // autoenc.cpp: VAE, with its own workload
+void register_deepq();     // deepq.cpp: Nature DQN on a Breakout-like game
 
 }  // namespace plumb::models

@@ -1,11 +1,13 @@
-// The one dispatcher: infer -> (meta: stop) -> allocate -> pick kernel -> run (timed when observed)
-// -> record tape node -> notify observers (profiler, graph capture).
+// The one dispatcher: infer -> (meta: stop) -> allocate -> pick kernel -> run -> record tape node
+// -> notify observers (profiler, graph capture). When observed, the whole call and its kernel window are timed.
 #include "plumb/dispatch.h"
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <memory>
 #include <mutex>
+#include <unordered_map>
 
 #include "ops/op_def.h"
 
@@ -26,6 +28,7 @@ thread_local std::string t_backend;
 thread_local bool t_decompose = false;
 thread_local bool t_grad_mode = true;
 thread_local Cost* t_cost_probe = nullptr;  // set while op_cost sums a composite on meta
+thread_local int64_t t_nested_ns = 0;       // full call time of observed ops dispatched inside the current one
 
 bool observing() { return g_observer_count.load(std::memory_order_relaxed) > 0 && !t_cost_probe; }
 
@@ -65,8 +68,86 @@ const Kernel* select_kernel(const OpDef& op, DeviceType device, DType dtype) {
        " (has: ", have.empty() ? "none" : have, ")");
 }
 
+// A composite without a cost formula costs its decomposition run on meta, which is far dearer than
+// the fused kernel standing in for it: the observed cost is memoized per (op, input specs, attrs).
+struct CostKey {
+  const OpDef* op;
+  std::vector<TensorSpec> in;
+  std::unique_ptr<Attrs> attrs;
+};
+struct CostEntry {
+  CostKey key;
+  Cost cost;
+};
+
+size_t spec_hash(const OpDef& op, std::span<const TensorSpec> in, const Attrs& attrs) {
+  size_t h = std::hash<const void*>{}(&op) ^ (attrs.hash() * 0x9e3779b97f4a7c15ULL);
+  for (const TensorSpec& s : in) {
+    h = h * 31 + static_cast<size_t>(s.dtype) + 7 * static_cast<size_t>(s.device.type);
+    for (int64_t d : s.shape) h = h * 1000003 + static_cast<size_t>(d);
+  }
+  return h;
+}
+
+Cost event_cost(const OpDef& op, std::span<const TensorSpec> in, std::span<const TensorSpec> out,
+                const Attrs& attrs) {
+  if (op.cost || !op.is_composite()) return op_cost(op, in, out, attrs);
+  thread_local std::unordered_multimap<size_t, CostEntry> cache;
+  const size_t h = spec_hash(op, in, attrs);
+  auto [lo, hi] = cache.equal_range(h);
+  for (auto it = lo; it != hi; ++it) {
+    const CostKey& k = it->second.key;
+    if (k.op == &op && std::equal(k.in.begin(), k.in.end(), in.begin(), in.end()) && *k.attrs == attrs)
+      return it->second.cost;
+  }
+  const Cost c = op_cost(op, in, out, attrs);
+  if (cache.size() > 4096) cache.clear();  // bounded: shapes that vary every step do not grow it forever
+  cache.emplace(h, CostEntry{CostKey{&op, std::vector<TensorSpec>(in.begin(), in.end()), attrs.clone()}, c});
+  return c;
+}
+
+// Times one observed dispatch: the whole call, less the calls nested in it (the contiguous-input copies
+// it dispatches), so no time counts twice. Unobserved, it does nothing.
+class CallTimer {
+ public:
+  explicit CallTimer(bool observed) : on_(observed) {
+    if (!on_) return;
+    saved_ = t_nested_ns;
+    t_nested_ns = 0;
+    start_ = now_ns();
+  }
+  ~CallTimer() {
+    if (on_) t_nested_ns = saved_;  // thrown: the enclosing op is not charged
+  }
+  CallTimer(const CallTimer&) = delete;
+  CallTimer& operator=(const CallTimer&) = delete;
+
+  int64_t start() const { return start_; }
+  int64_t self(int64_t end) const { return end - start_ - t_nested_ns; }
+  // The call is over: the enclosing op, if any, subtracts all of it.
+  void finish(int64_t end) {
+    t_nested_ns = saved_ + (end - start_);
+    on_ = false;
+  }
+  // A composite run as its decomposition is a region, not an op: its primitives count for what encloses it.
+  void dissolve() {
+    t_nested_ns += saved_;
+    on_ = false;
+  }
+
+ private:
+  bool on_;
+  int64_t start_ = 0, saved_ = 0;
+};
+
+struct Timing {
+  int64_t start = 0, end = 0;            // kernel window
+  int64_t call_start = 0, call_end = 0;  // the whole dispatch
+  int64_t self = 0;
+};
+
 void notify(const OpDef& op, const Attrs& attrs, std::span<const Tensor> inputs, std::span<const Tensor> outputs,
-            const Kernel* kernel, uint64_t seq, int64_t t0, int64_t t1, std::span<const TensorSpec> in_specs,
+            const Kernel* kernel, uint64_t seq, const Timing& t, std::span<const TensorSpec> in_specs,
             std::span<const TensorSpec> out_specs) {
   OpEvent e;
   e.op = &op;
@@ -77,9 +158,12 @@ void notify(const OpDef& op, const Attrs& attrs, std::span<const Tensor> inputs,
   e.seq = seq;
   e.forward_seq = t_forward_seq;
   e.phase = t_phase;
-  e.start_ns = t0;
-  e.end_ns = t1;
-  e.cost = op_cost(op, in_specs, out_specs, attrs);
+  e.start_ns = t.start;
+  e.end_ns = t.end;
+  e.call_start_ns = t.call_start;
+  e.call_end_ns = t.call_end;
+  e.self_ns = t.self;
+  e.cost = event_cost(op, in_specs, out_specs, attrs);
   e.regions = t_regions;
   e.modules = t_modules;
   for_each_observer([&](DispatchObserver& o) { o.on_op(e); });
@@ -137,8 +221,20 @@ RegionScope::~RegionScope() {
   t_regions.pop_back();
 }
 
-ModuleScope::ModuleScope(std::string name) { t_modules.push_back(std::move(name)); }
-ModuleScope::~ModuleScope() { t_modules.pop_back(); }
+ModuleScope::ModuleScope(std::string name) {
+  t_modules.push_back(std::move(name));
+  if (observing()) {
+    const int64_t t = now_ns();
+    for_each_observer([&](DispatchObserver& o) { o.on_module_begin(t_modules, t); });
+  }
+}
+ModuleScope::~ModuleScope() {
+  if (observing()) {
+    const int64_t t = now_ns();
+    for_each_observer([&](DispatchObserver& o) { o.on_module_end(t_modules, t); });
+  }
+  t_modules.pop_back();
+}
 
 BackendScope::BackendScope(std::string backend) : prev_(std::move(t_backend)) { t_backend = std::move(backend); }
 BackendScope::~BackendScope() { t_backend = std::move(prev_); }
@@ -177,6 +273,8 @@ Cost op_cost(const OpDef& op, std::span<const TensorSpec> in, std::span<const Te
 }
 
 std::vector<Tensor> dispatch(const OpDef& op, std::span<const Tensor> inputs, const Attrs& attrs) {
+  const bool observed = observing();  // unobserved, the only instrumentation cost
+  CallTimer call(observed);
   const int n = static_cast<int>(inputs.size());
   if (n < op.min_inputs || (op.max_inputs >= 0 && n > op.max_inputs)) {
     if (op.min_inputs == op.max_inputs) fail(op.name, ": expects ", op.min_inputs, " inputs, got ", n);
@@ -206,20 +304,24 @@ std::vector<Tensor> dispatch(const OpDef& op, std::span<const Tensor> inputs, co
   // A composite runs as its decomposition unless a fused kernel stands in (and, under grad, has a vjp).
   if (op.is_composite() &&
       (t_decompose || device.type == DeviceType::meta || !kernel || (record_tape && !op.vjp))) {
+    if (observed) call.dissolve();
     RegionScope region(op.name);
     return op.decompose(inputs, attrs);
   }
 
+  // The kernel window: output allocation and the kernel (a view: the view call).
+  Timing timing;
   std::vector<Tensor> outputs;
   outputs.reserve(out_specs.size());
   if (device.type == DeviceType::meta) {
+    if (observed) timing.start = now_ns();
     for (const TensorSpec& s : out_specs) outputs.push_back(Tensor::from_spec(s));
+    if (observed) timing.end = now_ns();
     if (t_cost_probe) *t_cost_probe += op_cost(op, in_specs, out_specs, attrs);
-    if (observing()) notify(op, attrs, inputs, outputs, nullptr, seq, now_ns(), now_ns(), in_specs, out_specs);
   } else if (op.is_view()) {
-    const int64_t t0 = observing() ? now_ns() : 0;
+    if (observed) timing.start = now_ns();
     outputs.push_back(op.view(inputs[0], out_specs[0], attrs));
-    if (observing()) notify(op, attrs, inputs, outputs, nullptr, seq, t0, now_ns(), in_specs, out_specs);
+    if (observed) timing.end = now_ns();
   } else {
     if (!kernel) no_kernel(op, device, key_dtype);
     std::vector<Tensor> contiguous_inputs;
@@ -235,18 +337,22 @@ std::vector<Tensor> dispatch(const OpDef& op, std::span<const Tensor> inputs, co
       }
       if (!contiguous_inputs.empty()) kernel_inputs = contiguous_inputs;
     }
+    // The copies above are ops of their own, nested in this call; the kernel window starts after them.
+    if (observed) timing.start = now_ns();
     for (const TensorSpec& s : out_specs) outputs.push_back(Tensor::from_spec(s));
     KernelArgs args{kernel_inputs, outputs, attrs};
-    if (observing()) {
-      const int64_t t0 = now_ns();
-      kernel->fn(args);
-      const int64_t t1 = now_ns();
-      notify(op, attrs, inputs, outputs, kernel, seq, t0, t1, in_specs, out_specs);
-    } else {
-      kernel->fn(args);
-    }
+    kernel->fn(args);
+    if (observed) timing.end = now_ns();
   }
   if (record_tape) g_tape(op, attrs, inputs, outputs, seq);
+  if (observed) {
+    // The call ends before the observers run: what they cost is outside every op.
+    timing.call_start = call.start();
+    timing.call_end = now_ns();
+    timing.self = call.self(timing.call_end);
+    notify(op, attrs, inputs, outputs, kernel, seq, timing, in_specs, out_specs);
+    call.finish(timing.call_end);
+  }
   return outputs;
 }
 

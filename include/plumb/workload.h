@@ -1,0 +1,49 @@
+#pragma once
+// A workload is a registered model configured to run steps: a training step (batch, forward, loss,
+// backward, optimizer update) or an inference step (batch, forward with gradients off). The
+// profiler and `plumb profile` / `plumb suite` drive workloads only through this interface.
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "plumb/nn/module.h"
+
+namespace plumb::models {
+
+enum class Mode : uint8_t { train, infer };
+std::string_view mode_name(Mode m);
+// "train" or "infer"; throws Error naming the bad value otherwise.
+Mode parse_mode(std::string_view s);
+
+struct WorkloadOptions {
+  std::string variant;  // "" = the model's default variant
+  Mode mode = Mode::train;
+  int64_t batch = 0;    // 0 = the model's default batch
+  uint64_t seed = 1;    // parameters and synthetic data
+  // "synthetic": one seeded batch made once and fed every step (measures compute, like a feed
+  // placeholder); "dataset": batches from the model's dataset through a DataLoader, whose fetch
+  // time is a "data" region the profiler reports apart from op time.
+  std::string data = "synthetic";
+};
+
+class Workload {
+ public:
+  virtual ~Workload() = default;
+  // One step. Ops run on the calling thread, through the dispatcher.
+  virtual void step() = 0;
+  virtual int64_t batch() const = 0;
+  virtual Mode mode() const = 0;
+  virtual const std::string& name() const = 0;
+  virtual const std::string& variant() const = 0;
+  virtual const std::string& data() const = 0;  // "synthetic" or the dataset's name
+  // One line: model, variant, mode, batch, optimizer and learning rate, data source.
+  virtual std::string describe() const = 0;
+  virtual nn::Module& model() = 0;
+};
+
+// Builds a registered model as a workload. Throws Error on an unknown name, variant, mode or data
+// source, batch < 0, or "dataset" data when the dataset is not installed (naming the package).
+std::unique_ptr<Workload> make_workload(const std::string& name, const WorkloadOptions& options = {});
+
+}  // namespace plumb::models

@@ -1,0 +1,147 @@
+// Registered classifiers as workloads: a training step is batch -> forward -> cross-entropy ->
+// backward -> optimizer update; an inference step is batch -> forward with gradients off.
+#include "plumb/workload.h"
+
+#include <sstream>
+#include <vector>
+
+#include "plumb/autograd.h"
+#include "plumb/data.h"
+#include "plumb/dispatch.h"
+#include "plumb/error.h"
+#include "plumb/models.h"
+#include "plumb/nn/optim.h"
+#include "plumb/ops.h"
+#include "plumb/random.h"
+
+namespace plumb::models {
+
+std::string_view mode_name(Mode m) { return m == Mode::train ? "train" : "infer"; }
+
+Mode parse_mode(std::string_view s) {
+  if (s == "train") return Mode::train;
+  if (s == "infer") return Mode::infer;
+  fail("unknown mode '", s, "' (modes: train, infer)");
+}
+
+namespace {
+
+// Where batches come from: one fixed seeded batch, or a DataLoader over the real dataset.
+class BatchSource {
+ public:
+  virtual ~BatchSource() = default;
+  virtual Batch next() = 0;
+};
+
+class SyntheticBatches final : public BatchSource {
+ public:
+  SyntheticBatches(const ModelInfo& info, int64_t batch, uint64_t seed) {
+    std::vector<int64_t> shape{batch};
+    shape.insert(shape.end(), info.example_shape.begin(), info.example_shape.end());
+    manual_seed(seed ^ 0x5eed'da7aULL);
+    batch_.inputs = normal(Shape(shape));
+    std::vector<int64_t> labels(static_cast<size_t>(batch));
+    for (size_t i = 0; i < labels.size(); ++i)
+      labels[i] = static_cast<int64_t>(philox_uniform_f64(seed, i) * static_cast<double>(info.num_classes)) %
+                  info.num_classes;
+    batch_.labels = Tensor::from_vector(labels, Shape{batch});
+  }
+  Batch next() override { return batch_; }
+
+ private:
+  Batch batch_;
+};
+
+class DatasetBatches final : public BatchSource {
+ public:
+  DatasetBatches(const ModelInfo& info, int64_t batch, uint64_t seed) {
+    if (info.dataset != "fashion-mnist")
+      fail("workload '", info.name, "': no dataset reader for '", info.dataset, "' (use --data synthetic)");
+    loader_ = std::make_unique<DataLoader>(std::make_shared<FashionMnist>(Split::train, kFashionMnistDefaultDir, true),
+                                           batch, /*shuffle=*/true, seed, /*drop_last=*/true);
+    loader_->start_epoch(epoch_);
+  }
+  // The fetch is a "data" region, so profiles separate input time from op time.
+  Batch next() override {
+    RegionScope region("data");
+    auto b = loader_->next();
+    if (!b) {
+      loader_->start_epoch(++epoch_);
+      b = loader_->next();
+    }
+    if (!b) fail("workload data: the dataset yields no full batch");
+    return std::move(*b);
+  }
+
+ private:
+  std::unique_ptr<DataLoader> loader_;
+  int64_t epoch_ = 0;
+};
+
+class ClassifierWorkload final : public Workload {
+ public:
+  ClassifierWorkload(const ModelInfo& info, const WorkloadOptions& o)
+      : name_(info.name), mode_(o.mode), batch_(o.batch > 0 ? o.batch : info.default_batch) {
+    variant_ = o.variant.empty() ? info.variants.front() : o.variant;
+    manual_seed(o.seed);
+    model_ = build_model(info.name, variant_);
+    if (o.data == "synthetic")
+      source_ = std::make_unique<SyntheticBatches>(info, batch_, o.seed);
+    else if (o.data == "dataset")
+      source_ = std::make_unique<DatasetBatches>(info, batch_, o.seed);
+    else
+      fail("unknown data source '", o.data, "' (synthetic, dataset)");
+    data_ = o.data == "dataset" ? info.dataset : "synthetic";
+    if (mode_ == Mode::train) {
+      optimizer_ = nn::make_optimizer(info.optimizer, model_->named_parameters(), info.lr);
+      model_->train();
+    } else {
+      model_->eval();
+    }
+    std::ostringstream os;
+    os << name_ << " (" << variant_ << ") " << mode_name(mode_) << ", batch " << batch_;
+    if (optimizer_) os << ", " << info.optimizer << " lr " << info.lr << ", cross-entropy";
+    os << ", " << data_ << " data";
+    describe_ = os.str();
+  }
+
+  void step() override {
+    Batch b = source_->next();
+    if (mode_ == Mode::infer) {
+      NoGradScope no_grad;
+      (void)(*model_)(b.inputs);
+      return;
+    }
+    optimizer_->zero_grad();
+    const Tensor loss = cross_entropy((*model_)(b.inputs), b.labels);
+    backward(loss);
+    optimizer_->step();
+  }
+
+  int64_t batch() const override { return batch_; }
+  Mode mode() const override { return mode_; }
+  const std::string& name() const override { return name_; }
+  const std::string& variant() const override { return variant_; }
+  const std::string& data() const override { return data_; }
+  std::string describe() const override { return describe_; }
+  nn::Module& model() override { return *model_; }
+
+ private:
+  std::string name_, variant_, data_, describe_;
+  Mode mode_;
+  int64_t batch_;
+  std::shared_ptr<nn::Module> model_;
+  std::unique_ptr<nn::Optimizer> optimizer_;
+  std::unique_ptr<BatchSource> source_;
+};
+
+}  // namespace
+
+std::unique_ptr<Workload> make_workload(const std::string& name, const WorkloadOptions& options) {
+  const ModelInfo& info = model_info(name);
+  if (options.batch < 0) fail("workload '", name, "': batch must be positive, got ", options.batch);
+  if (WorkloadFactory custom = workload_factory(name)) return custom(info, options);
+  return std::make_unique<ClassifierWorkload>(info, options);
+}
+
+}  // namespace plumb::models
