@@ -148,4 +148,43 @@ class Cifar10 : public ImageDataset {
   static std::vector<std::string> split_files(const std::string& dir, Split split);
 };
 
+// ---- ImageNet-shaped shards (format: docs/workloads.md) ----
+// A directory of pairs shard-NNNNN.npy, u8 images (N, 3, H, W), and shard-NNNNN.labels.npy, i64
+// labels (N) in [0, num_classes); every shard has the same H and W. Image shards are memory-mapped
+// and read one example at a time, so a set larger than memory works; labels are loaded whole.
+inline constexpr int64_t kImagenetClasses = 1001;  // 1000 classes plus TF Inception's background
+inline constexpr int64_t kImagenetSize = 224;
+class ImagenetShards : public Dataset {
+ public:
+  // Checks every shard up front; throws Error naming the file: a missing directory, no shards, a
+  // shard without labels, a dtype, shape or size mismatch, a label count or label out of range.
+  explicit ImagenetShards(const std::string& dir, int64_t num_classes = kImagenetClasses,
+                          ImageTransform transform = {});
+  int64_t size() const override;
+  Example get(int64_t index) const override;  // f32 (3, H, W): bytes / 255, then the transform
+  Shape example_shape() const;                 // (3, H, W)
+  int64_t num_shards() const;
+  struct Impl;
+
+ private:
+  std::shared_ptr<const Impl> impl_;
+};
+// The shards normalized with torchvision's ImageNet channel mean (0.485, 0.456, 0.406) and std
+// (0.229, 0.224, 0.225), for the imagenet workloads' "dataset" data.
+std::shared_ptr<Dataset> imagenet_shards(const std::string& dir, int64_t num_classes = kImagenetClasses);
+
+// Writes `images` seeded synthetic images (u8, 3 x height x width) in shards of `per_shard`, labels
+// uniform over num_classes; each image is noise over its class's colour, so a model can learn the
+// labels. The real ImageNet is not obtainable here; this measures throughput, not accuracy. Fails if
+// `dir` already holds shards.
+struct SyntheticImagenetOptions {
+  int64_t images = 256;
+  int64_t per_shard = 128;
+  int64_t num_classes = kImagenetClasses;
+  int64_t height = kImagenetSize;
+  int64_t width = kImagenetSize;
+  uint64_t seed = 1;
+};
+void write_synthetic_imagenet(const std::string& dir, const SyntheticImagenetOptions& options = {});
+
 }  // namespace plumb
