@@ -13,7 +13,7 @@ ASAN_FLAGS = -DPLUMB_SANITIZE=ON -DPLUMB_BENCH=OFF -DCMAKE_BUILD_TYPE=RelWithDeb
 .DEFAULT_GOAL := build
 
 help:
-	@echo "make run       build, then print the op support matrix (build/plumb ops)"
+	@echo "make run       build, then run the workload suite in quick mode: $(BUILD)/suite/index.html"
 	@echo "make test      build, then run every CTest test (ctest -j$(CTEST_JOBS))"
 	@echo "make sanitize  ASan+UBSan build in $(ASAN_BUILD)/, then the unit and ops tests"
 	@echo "make bench     build with benchmarks, then run them (the bench target; see bench/README.md)"
@@ -30,7 +30,7 @@ build: setup
 	cmake --build $(BUILD) -j $(JOBS)
 
 run: build
-	$(BUILD)/plumb ops
+	$(BUILD)/plumb suite --quick -o $(BUILD)/suite
 
 test: build
 	ctest --test-dir $(BUILD) --output-on-failure -j$(CTEST_JOBS)

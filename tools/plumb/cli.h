@@ -22,5 +22,9 @@ Run setup_ops(CLI::App& sub);
 Run setup_info(CLI::App& sub);
 Run setup_train(CLI::App& sub);
 Run setup_eval(CLI::App& sub);
+Run setup_profile(CLI::App& sub);
+Run setup_suite(CLI::App& sub);
+Run setup_report(CLI::App& sub);
+Run setup_calibrate(CLI::App& sub);
 
 }  // namespace plumb::cli

@@ -22,6 +22,10 @@ const Command kCommands[] = {
     {"info", "a model's parameters, FLOPs and bytes per layer, from the meta device", plumb::cli::setup_info},
     {"train", "train a model on a dataset, with progress, checkpoints and metrics", plumb::cli::setup_train},
     {"eval", "evaluate a checkpoint on a dataset's test split", plumb::cli::setup_eval},
+    {"suite", "the main job: profile every workload of the suite (train and infer) and write the report", plumb::cli::setup_suite},
+    {"profile", "profile a workload op by op (Fathom protocol): top ops, coverage, JSON, CSV, trace", plumb::cli::setup_profile},
+    {"report", "write the characterization report (self-contained HTML) from profile JSON files", plumb::cli::setup_report},
+    {"calibrate", "measure this machine's peak sgemm GFLOP/s and memory bandwidth, cached for reports", plumb::cli::setup_calibrate},
 };
 
 // Every failure is one line on stderr, so scripts can grep it.
