@@ -1,16 +1,5 @@
 # cmake -P script behind the cli.* tests: runs ${PLUMB} and checks one behaviour, named by ${CHECK}.
-function(plumb_run)
-  execute_process(COMMAND ${PLUMB} ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
-  set(rc "${rc}" PARENT_SCOPE)
-  set(out "${out}" PARENT_SCOPE)
-  set(err "${err}" PARENT_SCOPE)
-endfunction()
-
-function(expect_ok what)
-  if(NOT rc EQUAL 0)
-    message(FATAL_ERROR "'plumb ${what}' exited ${rc}\nstdout: ${out}\nstderr: ${err}")
-  endif()
-endfunction()
+include(${CMAKE_CURRENT_LIST_DIR}/../common/cli_check.cmake)
 
 if(CHECK STREQUAL "ops_json")
   plumb_run(ops --json)

@@ -1,30 +1,5 @@
 # cmake -P script behind the cli_profile.* tests: runs ${PLUMB} and checks one behaviour, named by ${CHECK}.
-function(plumb_run)
-  execute_process(COMMAND ${PLUMB} ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
-  set(rc "${rc}" PARENT_SCOPE)
-  set(out "${out}" PARENT_SCOPE)
-  set(err "${err}" PARENT_SCOPE)
-endfunction()
-
-function(expect_ok what)
-  if(NOT rc EQUAL 0)
-    message(FATAL_ERROR "'plumb ${what}' exited ${rc}\nstdout: ${out}\nstderr: ${err}")
-  endif()
-endfunction()
-
-# One "plumb: error: <message>" line on stderr and exit code 1 or 2, with `expected` in the message.
-function(expect_error what expected)
-  if(rc EQUAL 0)
-    message(FATAL_ERROR "'plumb ${what}' exited 0; expected an error containing '${expected}'")
-  endif()
-  if(NOT err MATCHES "^plumb: error: [^\n]*\n$")
-    message(FATAL_ERROR "'plumb ${what}': expected one 'plumb: error:' line, got:\n${err}")
-  endif()
-  string(FIND "${err}" "${expected}" at)
-  if(at EQUAL -1)
-    message(FATAL_ERROR "'plumb ${what}': error lacks '${expected}':\n${err}")
-  endif()
-endfunction()
+include(${CMAKE_CURRENT_LIST_DIR}/../common/cli_check.cmake)
 
 function(expect_file path)
   if(NOT EXISTS "${path}")

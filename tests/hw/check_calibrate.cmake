@@ -3,32 +3,7 @@
 file(REMOVE_RECURSE "${WORK}")
 file(MAKE_DIRECTORY "${WORK}")
 set(ENV{PLUMB_CACHE_DIR} "${WORK}")
-
-function(plumb_run)
-  execute_process(COMMAND ${PLUMB} ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
-  set(rc "${rc}" PARENT_SCOPE)
-  set(out "${out}" PARENT_SCOPE)
-  set(err "${err}" PARENT_SCOPE)
-endfunction()
-
-function(expect_ok what)
-  if(NOT rc EQUAL 0)
-    message(FATAL_ERROR "'plumb ${what}' exited ${rc}\nstdout: ${out}\nstderr: ${err}")
-  endif()
-endfunction()
-
-# Exit 1, nothing on stdout, and one line "plumb: error: ..." on stderr matching `pattern`.
-function(expect_error what pattern)
-  string(REGEX MATCHALL "\n" newlines "${err}")
-  list(LENGTH newlines lines)
-  if(NOT rc EQUAL 1 OR NOT lines EQUAL 1 OR NOT err MATCHES "^plumb: error: " OR NOT err MATCHES "${pattern}")
-    message(FATAL_ERROR "'plumb ${what}' should exit 1 with one line 'plumb: error: ...' matching '${pattern}', "
-                        "got ${rc}:\n${err}")
-  endif()
-  if(NOT out STREQUAL "")
-    message(FATAL_ERROR "'plumb ${what}' printed on stdout: ${out}")
-  endif()
-endfunction()
+include(${CMAKE_CURRENT_LIST_DIR}/../common/cli_check.cmake)
 
 if(CHECK STREQUAL "devices")
   plumb_run(calibrate --devices)
