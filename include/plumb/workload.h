@@ -32,14 +32,21 @@ class Workload {
   virtual ~Workload() = default;
   // One step. Ops run on the calling thread, through the dispatcher.
   virtual void step() = 0;
-  virtual int64_t batch() const = 0;
-  virtual Mode mode() const = 0;
-  virtual const std::string& name() const = 0;
-  virtual const std::string& variant() const = 0;
-  virtual const std::string& data() const = 0;  // "synthetic" or the dataset's name
-  // One line: model, variant, mode, batch, optimizer and learning rate, data source.
-  virtual std::string describe() const = 0;
   virtual nn::Module& model() = 0;
+
+  int64_t batch() const { return batch_; }
+  Mode mode() const { return mode_; }
+  const std::string& name() const { return name_; }
+  const std::string& variant() const { return variant_; }
+  const std::string& data() const { return data_; }  // "synthetic", a dataset or an environment
+  // One line: model, variant, mode, batch, optimizer and learning rate, data source.
+  const std::string& describe() const { return describe_; }
+
+ protected:
+  // Every workload's identity, set by its constructor.
+  std::string name_, variant_, data_, describe_;
+  Mode mode_ = Mode::train;
+  int64_t batch_ = 0;
 };
 
 // Builds a registered model as a workload. Throws Error on an unknown name, variant, mode or data

@@ -149,8 +149,10 @@ class FlatFashionMnist final : public Dataset {
 
 class AutoencWorkload final : public Workload {
  public:
-  AutoencWorkload(const ModelInfo& info, const WorkloadOptions& o)
-      : name_(info.name), mode_(o.mode), batch_(o.batch > 0 ? o.batch : info.default_batch) {
+  AutoencWorkload(const ModelInfo& info, const WorkloadOptions& o) {
+    name_ = info.name;
+    mode_ = o.mode;
+    batch_ = o.batch > 0 ? o.batch : info.default_batch;
     variant_ = o.variant.empty() ? info.variants.front() : o.variant;
     manual_seed(o.seed);
     model_ = build_model(info.name, variant_);
@@ -197,31 +199,11 @@ class AutoencWorkload final : public Workload {
     optimizer_->step();
   }
 
-  int64_t batch() const override { return batch_; }
-  Mode mode() const override { return mode_; }
-  const std::string& name() const override { return name_; }
-  const std::string& variant() const override { return variant_; }
-  const std::string& data() const override { return data_; }
-  std::string describe() const override { return describe_; }
   nn::Module& model() override { return *model_; }
 
  private:
-  // The fetch is a "data" region, so profiles separate input time from op time.
-  Tensor next_batch() {
-    if (!loader_) return fixed_;
-    RegionScope region("data");
-    auto b = loader_->next();
-    if (!b) {
-      loader_->start_epoch(++epoch_);
-      b = loader_->next();
-    }
-    if (!b) fail("workload data: the dataset yields no full batch of ", batch_);
-    return b->inputs;
-  }
+  Tensor next_batch() { return loader_ ? next_batch_cycling(*loader_, epoch_).inputs : fixed_; }
 
-  std::string name_, variant_, data_, describe_;
-  Mode mode_;
-  int64_t batch_;
   std::shared_ptr<nn::Module> model_;
   std::shared_ptr<Vae> vae_;
   std::unique_ptr<nn::Optimizer> optimizer_;

@@ -333,7 +333,9 @@ namespace {
 // transition, and one minibatch update; infer: one environment step acting with eps = 0.05.
 class DeepqWorkload final : public Workload {
  public:
-  DeepqWorkload(const ModelInfo& info, const WorkloadOptions& o) : name_(info.name), mode_(o.mode) {
+  DeepqWorkload(const ModelInfo& info, const WorkloadOptions& o) {
+    name_ = info.name;
+    mode_ = o.mode;
     variant_ = o.variant.empty() ? info.variants.front() : o.variant;
     if (std::find(info.variants.begin(), info.variants.end(), variant_) == info.variants.end())
       fail("model 'deepq' has no variant '", variant_, "'; variants: fathom, modern");
@@ -367,18 +369,9 @@ class DeepqWorkload final : public Workload {
     else
       agent_->act_step(agent_->config().eps_eval);
   }
-  int64_t batch() const override { return batch_; }
-  Mode mode() const override { return mode_; }
-  const std::string& name() const override { return name_; }
-  const std::string& variant() const override { return variant_; }
-  const std::string& data() const override { return data_; }
-  std::string describe() const override { return describe_; }
   nn::Module& model() override { return agent_->q_net(); }
 
  private:
-  std::string name_, variant_, data_, describe_;
-  Mode mode_;
-  int64_t batch_ = 1;
   std::unique_ptr<rl::DqnAgent> agent_;
 };
 

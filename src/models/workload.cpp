@@ -13,6 +13,7 @@
 #include "plumb/nn/optim.h"
 #include "plumb/ops.h"
 #include "plumb/random.h"
+#include "zoo.h"
 
 namespace plumb::models {
 
@@ -61,17 +62,7 @@ class DatasetBatches final : public BatchSource {
                                            batch, /*shuffle=*/true, seed, /*drop_last=*/true);
     loader_->start_epoch(epoch_);
   }
-  // The fetch is a "data" region, so profiles separate input time from op time.
-  Batch next() override {
-    RegionScope region("data");
-    auto b = loader_->next();
-    if (!b) {
-      loader_->start_epoch(++epoch_);
-      b = loader_->next();
-    }
-    if (!b) fail("workload data: the dataset yields no full batch");
-    return std::move(*b);
-  }
+  Batch next() override { return next_batch_cycling(*loader_, epoch_); }
 
  private:
   std::unique_ptr<DataLoader> loader_;
@@ -80,8 +71,10 @@ class DatasetBatches final : public BatchSource {
 
 class ClassifierWorkload final : public Workload {
  public:
-  ClassifierWorkload(const ModelInfo& info, const WorkloadOptions& o)
-      : name_(info.name), mode_(o.mode), batch_(o.batch > 0 ? o.batch : info.default_batch) {
+  ClassifierWorkload(const ModelInfo& info, const WorkloadOptions& o) {
+    name_ = info.name;
+    mode_ = o.mode;
+    batch_ = o.batch > 0 ? o.batch : info.default_batch;
     variant_ = o.variant.empty() ? info.variants.front() : o.variant;
     manual_seed(o.seed);
     model_ = build_model(info.name, variant_);
@@ -118,24 +111,26 @@ class ClassifierWorkload final : public Workload {
     optimizer_->step();
   }
 
-  int64_t batch() const override { return batch_; }
-  Mode mode() const override { return mode_; }
-  const std::string& name() const override { return name_; }
-  const std::string& variant() const override { return variant_; }
-  const std::string& data() const override { return data_; }
-  std::string describe() const override { return describe_; }
   nn::Module& model() override { return *model_; }
 
  private:
-  std::string name_, variant_, data_, describe_;
-  Mode mode_;
-  int64_t batch_;
   std::shared_ptr<nn::Module> model_;
   std::unique_ptr<nn::Optimizer> optimizer_;
   std::unique_ptr<BatchSource> source_;
 };
 
 }  // namespace
+
+Batch next_batch_cycling(DataLoader& loader, int64_t& epoch) {
+  RegionScope region("data");
+  auto b = loader.next();
+  if (!b) {
+    loader.start_epoch(++epoch);
+    b = loader.next();
+  }
+  if (!b) fail("workload data: the dataset yields no full batch of ", loader.batch_size());
+  return std::move(*b);
+}
 
 std::unique_ptr<Workload> make_workload(const std::string& name, const WorkloadOptions& options) {
   const ModelInfo& info = model_info(name);

@@ -1,7 +1,14 @@
 #pragma once
 // The workloads of the zoo, one file each; registry.cpp calls these once, on first use of the
 // registry (explicit registration, so no static initializer order and no linker dropping a file).
+#include "plumb/data.h"
+
 namespace plumb::models {
+
+// The next batch of `loader`, starting epoch ++epoch when one ends; timed as a "data" region so
+// profiles separate input time from op time. Throws Error when an epoch yields no batch.
+Batch next_batch_cycling(DataLoader& loader, int64_t& epoch);
+
 
 void register_mlp();     // mlp.cpp: LeNet-300-100
 void register_lenet5();  // lenet5.cpp: LeNet-5 for 28x28 inputs
