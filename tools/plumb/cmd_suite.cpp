@@ -64,10 +64,16 @@ std::vector<int> sweep_threads() {
   return out;
 }
 
-std::optional<profile::Roofs> suite_roofs(const std::string& device) {
+// The named device's roofs, else this machine's: calibrated once (a few seconds) and cached, so the
+// report's roofline and % of peak always have a device.
+profile::Roofs suite_roofs(const std::string& device) {
   if (!device.empty()) return hw::roofs_of(hw::find_device(hw::device_table(), device));
   if (auto c = hw::load_calibration(num_threads())) return hw::roofs_of(*c);
-  return std::nullopt;
+  std::fprintf(stderr, "calibrating this machine at %d threads (plumb calibrate; cached in %s)\n", num_threads(),
+               hw::calibration_path().c_str());
+  const hw::Calibration c = hw::calibrate(num_threads());
+  hw::save_calibration(c);
+  return hw::roofs_of(c);
 }
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
@@ -88,7 +94,7 @@ int run_suite(const SuiteArgs& a) {
       if (std::find(v.begin(), v.end(), a.variant) == v.end())
         fail("workload '", n, "' has no variant '", a.variant, "'");
     }
-  const std::optional<profile::Roofs> roofs = suite_roofs(a.device);
+  const profile::Roofs roofs = suite_roofs(a.device);
   const profile::ProtocolOptions protocol{.steps = quick ? 5 : 12, .drop_first = 1, .drop_last = 1};
   const profile::ProtocolOptions sweep_protocol{.steps = quick ? 4 : 7, .drop_first = 1, .drop_last = 1};
   const std::vector<int> sweep = a.no_sweep ? std::vector<int>{} : sweep_threads();
