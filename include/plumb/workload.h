@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "plumb/nn/module.h"
 
@@ -43,6 +44,12 @@ class Workload {
   const std::string& describe() const { return describe_; }
 
  protected:
+  // Sets name, mode, variant ("" = variants.front()) and batch (o.batch, or default_batch when 0).
+  void set_identity(const std::string& name, const std::vector<std::string>& variants, const WorkloadOptions& o,
+                    int64_t default_batch);
+  // "name (variant) mode, batch B": the start of every description.
+  std::string describe_prefix() const;
+
   // Every workload's identity, set by its constructor.
   std::string name_, variant_, data_, describe_;
   Mode mode_ = Mode::train;

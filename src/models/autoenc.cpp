@@ -150,10 +150,7 @@ class FlatFashionMnist final : public Dataset {
 class AutoencWorkload final : public Workload {
  public:
   AutoencWorkload(const ModelInfo& info, const WorkloadOptions& o) {
-    name_ = info.name;
-    mode_ = o.mode;
-    batch_ = o.batch > 0 ? o.batch : info.default_batch;
-    variant_ = o.variant.empty() ? info.variants.front() : o.variant;
+    set_identity(info.name, info.variants, o, info.default_batch);
     manual_seed(o.seed);
     model_ = build_model(info.name, variant_);
     vae_ = std::dynamic_pointer_cast<Vae>(model_);
@@ -178,7 +175,7 @@ class AutoencWorkload final : public Workload {
       model_->eval();
     }
     std::ostringstream os;
-    os << name_ << " (" << variant_ << ") " << mode_name(mode_) << ", batch " << batch_;
+    os << describe_prefix();
     if (optimizer_)
       os << ", " << info.optimizer << " lr " << info.lr
          << (vae_->modern() ? ", VAE loss (BCE + KL)" : ", VAE loss (0.5 sum sq err + KL)");

@@ -334,9 +334,7 @@ namespace {
 class DeepqWorkload final : public Workload {
  public:
   DeepqWorkload(const ModelInfo& info, const WorkloadOptions& o) {
-    name_ = info.name;
-    mode_ = o.mode;
-    variant_ = o.variant.empty() ? info.variants.front() : o.variant;
+    set_identity(info.name, info.variants, o, info.default_batch);  // batch_ is settled below
     if (std::find(info.variants.begin(), info.variants.end(), variant_) == info.variants.end())
       fail("model 'deepq' has no variant '", variant_, "'; variants: fathom, modern");
     if (o.data != "synthetic" && o.data != "dataset")
@@ -352,7 +350,7 @@ class DeepqWorkload final : public Workload {
     if (mode_ == Mode::train)
       while (agent_->replay().size() < c.train_start || !agent_->replay().can_sample(c.n_step)) agent_->train_step();
     std::ostringstream os;
-    os << name_ << " (" << variant_ << ") " << mode_name(mode_) << ", batch " << batch_;
+    os << describe_prefix();
     if (mode_ == Mode::train)
       os << ", " << c.optimizer << " lr " << c.lr << ", Huber loss (" << (c.sum_loss ? "sum" : "mean") << ")"
          << (c.double_dqn ? ", double DQN" : "") << ", action selection at batch 1";

@@ -72,10 +72,7 @@ class DatasetBatches final : public BatchSource {
 class ClassifierWorkload final : public Workload {
  public:
   ClassifierWorkload(const ModelInfo& info, const WorkloadOptions& o) {
-    name_ = info.name;
-    mode_ = o.mode;
-    batch_ = o.batch > 0 ? o.batch : info.default_batch;
-    variant_ = o.variant.empty() ? info.variants.front() : o.variant;
+    set_identity(info.name, info.variants, o, info.default_batch);
     manual_seed(o.seed);
     model_ = build_model(info.name, variant_);
     if (o.data == "synthetic")
@@ -92,7 +89,7 @@ class ClassifierWorkload final : public Workload {
       model_->eval();
     }
     std::ostringstream os;
-    os << name_ << " (" << variant_ << ") " << mode_name(mode_) << ", batch " << batch_;
+    os << describe_prefix();
     if (optimizer_) os << ", " << info.optimizer << " lr " << info.lr << ", cross-entropy";
     os << ", " << data_ << " data";
     describe_ = os.str();
@@ -120,6 +117,20 @@ class ClassifierWorkload final : public Workload {
 };
 
 }  // namespace
+
+void Workload::set_identity(const std::string& name, const std::vector<std::string>& variants,
+                            const WorkloadOptions& o, int64_t default_batch) {
+  name_ = name;
+  mode_ = o.mode;
+  variant_ = o.variant.empty() ? variants.front() : o.variant;
+  batch_ = o.batch > 0 ? o.batch : default_batch;
+}
+
+std::string Workload::describe_prefix() const {
+  std::ostringstream os;
+  os << name_ << " (" << variant_ << ") " << mode_name(mode_) << ", batch " << batch_;
+  return os.str();
+}
 
 Batch next_batch_cycling(DataLoader& loader, int64_t& epoch) {
   RegionScope region("data");
