@@ -118,6 +118,9 @@ Cost op_cost(const OpDef& op, std::span<const TensorSpec> in, std::span<const Te
              const Attrs& attrs);
 
 int64_t now_ns();
+// Time the calling thread has spent notifying observers (building events and running their
+// callbacks), cumulative: a profiler takes its own recording time out of the step it measures.
+int64_t observer_ns_on_this_thread();
 
 }  // namespace plumb
 

@@ -66,6 +66,7 @@ struct StepRecord {
   int64_t op_ns = 0;      // sum of op self times on the step's thread (ops are serialized: no overlap)
   int64_t kernel_ns = 0;  // sum of those ops' kernel windows
   int64_t data_ns = 0;    // "data" region time in the step, less the ops that ran inside it
+  int64_t profiler_ns = 0;  // the profiler's own recording on the step's thread (outside every op)
 
   bool operator==(const StepRecord&) const = default;
 };
@@ -177,9 +178,12 @@ struct Summary {
   double op_ns = 0;         // mean op time per measured step
   double kernel_ns = 0;     // mean kernel-window time per measured step
   double data_ns = 0;       // mean data-region time per measured step
-  double overhead_ns = 0;   // step_wall - op - data: framework (autograd, allocation, Python-free glue)
-  double coverage = 0;      // op_ns / step_wall_ns
-  double kernel_coverage = 0;  // kernel_ns / step_wall_ns
+  double profiler_ns = 0;   // mean recording time of the profiler itself per measured step
+  // step_wall - profiler - op - data: framework (autograd, allocation, module and optimizer glue)
+  double overhead_ns = 0;
+  // Of the step as it runs without the profiler (step_wall - profiler): the share in ops, and in kernels.
+  double coverage = 0;         // op_ns / (step_wall_ns - profiler_ns)
+  double kernel_coverage = 0;  // kernel_ns / (step_wall_ns - profiler_ns)
   double flops_per_step = 0, bytes_per_step = 0;
   int k90 = 0;              // op types, most expensive first, needed to reach 90% of op time
   std::vector<SummaryRow> by_op, by_class, by_phase, by_module;  // each sorted by time, descending

@@ -30,6 +30,8 @@ thread_local bool t_grad_mode = true;
 thread_local Cost* t_cost_probe = nullptr;  // set while op_cost sums a composite on meta
 thread_local int64_t t_nested_ns = 0;       // full call time of observed ops dispatched inside the current one
 
+thread_local int64_t t_observer_ns = 0;
+
 bool observing() { return g_observer_count.load(std::memory_order_relaxed) > 0 && !t_cost_probe; }
 
 template <class F>
@@ -167,6 +169,15 @@ void notify(const OpDef& op, const Attrs& attrs, std::span<const Tensor> inputs,
   e.regions = t_regions;
   e.modules = t_modules;
   for_each_observer([&](DispatchObserver& o) { o.on_op(e); });
+  t_observer_ns += now_ns() - t.call_end;
+}
+
+// Runs `f` on every observer and charges the time to this thread's observer clock; `t` is the
+// event's timestamp, taken just before.
+template <class F>
+void notify_timed(int64_t t, F&& f) {
+  for_each_observer(f);
+  t_observer_ns += now_ns() - t;
 }
 }  // namespace
 
@@ -174,6 +185,8 @@ int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
       .count();
 }
+
+int64_t observer_ns_on_this_thread() { return t_observer_ns; }
 
 std::string_view phase_name(Phase p) {
   switch (p) {
@@ -210,13 +223,13 @@ RegionScope::RegionScope(std::string name) {
   t_regions.push_back(std::move(name));
   if (observing()) {
     const int64_t t = now_ns();
-    for_each_observer([&](DispatchObserver& o) { o.on_region_begin(t_regions.back(), t); });
+    notify_timed(t, [&](DispatchObserver& o) { o.on_region_begin(t_regions.back(), t); });
   }
 }
 RegionScope::~RegionScope() {
   if (observing()) {
     const int64_t t = now_ns();
-    for_each_observer([&](DispatchObserver& o) { o.on_region_end(t_regions.back(), t); });
+    notify_timed(t, [&](DispatchObserver& o) { o.on_region_end(t_regions.back(), t); });
   }
   t_regions.pop_back();
 }
@@ -225,13 +238,13 @@ ModuleScope::ModuleScope(std::string name) {
   t_modules.push_back(std::move(name));
   if (observing()) {
     const int64_t t = now_ns();
-    for_each_observer([&](DispatchObserver& o) { o.on_module_begin(t_modules, t); });
+    notify_timed(t, [&](DispatchObserver& o) { o.on_module_begin(t_modules, t); });
   }
 }
 ModuleScope::~ModuleScope() {
   if (observing()) {
     const int64_t t = now_ns();
-    for_each_observer([&](DispatchObserver& o) { o.on_module_end(t_modules, t); });
+    notify_timed(t, [&](DispatchObserver& o) { o.on_module_end(t_modules, t); });
   }
   t_modules.pop_back();
 }
@@ -350,8 +363,10 @@ std::vector<Tensor> dispatch(const OpDef& op, std::span<const Tensor> inputs, co
     timing.call_start = call.start();
     timing.call_end = now_ns();
     timing.self = call.self(timing.call_end);
+    const int64_t observed_before = t_observer_ns;
     notify(op, attrs, inputs, outputs, kernel, seq, timing, in_specs, out_specs);
-    call.finish(timing.call_end);
+    // An enclosing op subtracts this call and its observers too: recording is in no op's time.
+    call.finish(timing.call_end + (t_observer_ns - observed_before));
   }
   return outputs;
 }

@@ -47,6 +47,7 @@ ojson step_json(const StepRecord& s) {
   j["op_ns"] = s.op_ns;
   j["kernel_ns"] = s.kernel_ns;
   j["data_ns"] = s.data_ns;
+  j["profiler_ns"] = s.profiler_ns;
   return j;
 }
 
@@ -258,6 +259,7 @@ Profile from_json(std::string_view text, const std::string& source) {
     r.op_ns = rd.i64(s, "op_ns", at, 0);
     r.kernel_ns = rd.i64(s, "kernel_ns", at, 0);
     r.data_ns = rd.i64(s, "data_ns", at, 0);
+    r.profiler_ns = rd.i64(s, "profiler_ns", at, 0);
     p.steps.push_back(r);
   }
   const int n_steps = static_cast<int>(p.steps.size());

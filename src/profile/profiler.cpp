@@ -112,6 +112,7 @@ struct RawStep {
   int32_t thread = 0;
   int64_t start = 0, end = -1;
   int64_t cpu_start = 0, cpu_end = 0;
+  int64_t observed_start = 0, observed_end = 0;  // the step thread's observer clock
 };
 
 // A span still open on a thread: its record, and its path's trie node (so an op inside it finds its
@@ -290,6 +291,7 @@ void Profiler::begin_step(bool measured) {
   }
   RawStep s;
   s.measured = measured;
+  s.observed_start = observer_ns_on_this_thread();
   s.cpu_start = process_cpu_ns();
   s.start = now_ns();
   std::lock_guard lock(impl_->mu);
@@ -298,6 +300,7 @@ void Profiler::begin_step(bool measured) {
   if (m.current_step >= 0 && m.steps[static_cast<size_t>(m.current_step)].end < 0) {
     m.steps[static_cast<size_t>(m.current_step)].end = s.start;  // an unclosed step ends where the next begins
     m.steps[static_cast<size_t>(m.current_step)].cpu_end = s.cpu_start;
+    m.steps[static_cast<size_t>(m.current_step)].observed_end = s.observed_start;
   }
   m.steps.push_back(s);
   m.current_step = static_cast<int32_t>(m.steps.size()) - 1;
@@ -306,12 +309,14 @@ void Profiler::begin_step(bool measured) {
 void Profiler::end_step() {
   const int64_t t = now_ns();
   const int64_t cpu = process_cpu_ns();
+  const int64_t observed = observer_ns_on_this_thread();
   std::lock_guard lock(impl_->mu);
   Impl& m = *impl_;
   if (m.current_step < 0) return;
   RawStep& s = m.steps[static_cast<size_t>(m.current_step)];
   s.end = t;
   s.cpu_end = cpu;
+  s.observed_end = observed;
   m.current_step = -1;
 }
 
@@ -436,6 +441,7 @@ Profile Profiler::finish(const RunInfo& run) const {
     r.start_ns = s.start - origin;
     r.wall_ns = (s.end >= 0 ? s.end : last) - s.start;
     r.cpu_ns = s.end >= 0 ? s.cpu_end - s.cpu_start : 0;
+    r.profiler_ns = s.end >= 0 ? s.observed_end - s.observed_start : 0;
     p.steps.push_back(r);
   }
 

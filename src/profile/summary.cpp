@@ -82,6 +82,7 @@ Summary summarize(const Profile& p, const std::optional<Roofs>& roofs) {
     s.op_ns += static_cast<double>(st.op_ns);
     s.kernel_ns += static_cast<double>(st.kernel_ns);
     s.data_ns += static_cast<double>(st.data_ns);
+    s.profiler_ns += static_cast<double>(st.profiler_ns);
   }
 
   std::map<std::string, Acc> by_op, by_class, by_phase, by_module;
@@ -112,9 +113,11 @@ Summary summarize(const Profile& p, const std::optional<Roofs>& roofs) {
     s.op_ns /= n;
     s.kernel_ns /= n;
     s.data_ns /= n;
-    s.overhead_ns = s.step_wall_ns - s.op_ns - s.data_ns;
-    s.coverage = s.step_wall_ns > 0 ? s.op_ns / s.step_wall_ns : 0;
-    s.kernel_coverage = s.step_wall_ns > 0 ? s.kernel_ns / s.step_wall_ns : 0;
+    s.profiler_ns /= n;
+    s.overhead_ns = s.step_wall_ns - s.profiler_ns - s.op_ns - s.data_ns;
+    const double unprofiled = s.step_wall_ns - s.profiler_ns;
+    s.coverage = unprofiled > 0 ? s.op_ns / unprofiled : 0;
+    s.kernel_coverage = unprofiled > 0 ? s.kernel_ns / unprofiled : 0;
     s.flops_per_step = flops / n;
     s.bytes_per_step = bytes / n;
   }

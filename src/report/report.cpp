@@ -71,6 +71,8 @@ ordered_json workload_json(const profile::Profile& p, const std::string& label,
   w["op_ms"] = finite(s.op_ns / 1e6);
   w["data_ms"] = finite(s.data_ns / 1e6);
   w["overhead_ms"] = finite(s.overhead_ns / 1e6);
+  w["profiler_ms"] = finite(s.profiler_ns / 1e6);
+  w["profiler_share"] = s.step_wall_ns > 0 ? finite(s.profiler_ns / s.step_wall_ns) : 0.0;
   w["coverage"] = finite(s.coverage);
   w["data_share"] = s.step_wall_ns > 0 ? finite(s.data_ns / s.step_wall_ns) : 0.0;
   w["overhead_share"] = s.step_wall_ns > 0 ? finite(std::max(0.0, s.overhead_ns) / s.step_wall_ns) : 0.0;

@@ -14,7 +14,7 @@ inline Profile sample_profile() {
   p.steps = {{.index = 0, .measured = false, .start_ns = 0, .wall_ns = 1000, .cpu_ns = 900, .op_ns = 600,
               .kernel_ns = 472, .data_ns = 0},
              {.index = 1, .measured = true, .start_ns = 1000, .wall_ns = 1000, .cpu_ns = 1900, .op_ns = 800,
-              .kernel_ns = 600, .data_ns = 100}};
+              .kernel_ns = 600, .data_ns = 100, .profiler_ns = 50}};
   auto op = [](std::string name, std::string cls, std::string phase, std::string module, std::string region,
                int step, int64_t start, int64_t dur, double flops, uint64_t seq, uint64_t fwd) {
     OpRecord o;

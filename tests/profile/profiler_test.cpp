@@ -183,7 +183,24 @@ TEST(Profiler, NamedRegionsAreDataOrRegion) {
   ASSERT_EQ(p.ops.size(), 1u);
   EXPECT_EQ(p.ops[0].region, "");  // only composites make up the region path
   EXPECT_EQ(p.steps[0].data_ns, p.regions[0].duration_ns - p.ops[0].duration_ns);
-  EXPECT_LE(p.steps[0].op_ns + p.steps[0].data_ns, p.steps[0].wall_ns);
+  EXPECT_LE(p.steps[0].op_ns + p.steps[0].data_ns + p.steps[0].profiler_ns, p.steps[0].wall_ns);
+}
+
+TEST(Profiler, ChargesItsOwnRecordingToTheStepNotToOps) {
+  const int64_t idle_before = observer_ns_on_this_thread();
+  relu(Tensor::ones({4}));  // nobody observes: nothing is charged
+  EXPECT_EQ(observer_ns_on_this_thread(), idle_before);
+
+  Profiler prof;
+  prof.attach();
+  prof.begin_step();
+  for (int i = 0; i < 50; ++i) relu(Tensor::ones({4}));
+  prof.end_step();
+  prof.detach();
+  const Profile p = prof.finish({});
+  ASSERT_EQ(p.steps.size(), 1u);
+  EXPECT_GT(p.steps[0].profiler_ns, 0);
+  EXPECT_LE(p.steps[0].op_ns + p.steps[0].profiler_ns, p.steps[0].wall_ns);
 }
 
 TEST(Profiler, AttachIsIdempotentAndDetachStopsRecording) {
@@ -378,10 +395,12 @@ struct TimedEvents : DispatchObserver {
   struct Row {
     std::string op;
     int64_t start, end, call_start, call_end, self;
+    int64_t observed;  // the thread's observer clock when this event was delivered
   };
   std::vector<Row> rows;
   void on_op(const OpEvent& e) override {
-    rows.push_back({e.op->name, e.start_ns, e.end_ns, e.call_start_ns, e.call_end_ns, e.self_ns});
+    rows.push_back({e.op->name, e.start_ns, e.end_ns, e.call_start_ns, e.call_end_ns, e.self_ns,
+                    observer_ns_on_this_thread()});
   }
 };
 
@@ -405,9 +424,12 @@ TEST(DispatchTiming, ANestedCopyIsTimedInsideItsCallerAndNotTwice) {
   EXPECT_LT(padded.call_start, copy.call_start);
   EXPECT_LE(copy.call_end, padded.start);
   EXPECT_LE(padded.end, padded.call_end);
-  // Self times: the copy has nothing nested; pad's excludes the copy's whole call, exactly.
+  // Self times: the copy has nothing nested; pad's excludes the copy's whole call and the recording
+  // of the copy's event (observer time, the clock's advance between the two deliveries), exactly.
   EXPECT_EQ(copy.self, copy.call_end - copy.call_start);
-  EXPECT_EQ(padded.self + (copy.call_end - copy.call_start), padded.call_end - padded.call_start);
+  const int64_t copy_recording = padded.observed - copy.observed;
+  EXPECT_GT(copy_recording, 0);
+  EXPECT_EQ(padded.self + (copy.call_end - copy.call_start) + copy_recording, padded.call_end - padded.call_start);
   EXPECT_GE(padded.self, padded.end - padded.start);  // the kernel window is part of the self time
 }
 

@@ -61,7 +61,11 @@ void check_training_profile(const std::string& model) {
   EXPECT_GE(s.k90, 1);
   EXPECT_LE(s.k90, static_cast<int>(s.by_op.size()));
   EXPECT_GT(s.flops_per_step, 0);
-  EXPECT_NEAR(s.overhead_ns, s.step_wall_ns - s.op_ns - s.data_ns, 1e-6 * s.step_wall_ns);
+  EXPECT_NEAR(s.overhead_ns, s.step_wall_ns - s.profiler_ns - s.op_ns - s.data_ns, 1e-6 * s.step_wall_ns);
+  // The profiler recorded every op, so its own time is measured and is a part of each step.
+  EXPECT_GT(s.profiler_ns, 0);
+  for (const StepRecord& st : p.steps)
+    EXPECT_LE(st.op_ns + st.data_ns + st.profiler_ns, st.wall_ns) << "step " << st.index;
   std::set<std::string> phase_rows;
   for (const SummaryRow& r : s.by_phase) phase_rows.insert(r.key);
   EXPECT_EQ(phase_rows, phases);

@@ -35,9 +35,11 @@ TEST(Summary, SumsMeasuredStepsOnly) {
   EXPECT_DOUBLE_EQ(s.op_ns, 800);
   EXPECT_DOUBLE_EQ(s.kernel_ns, 600);
   EXPECT_DOUBLE_EQ(s.data_ns, 100);
-  EXPECT_DOUBLE_EQ(s.overhead_ns, 100);
-  EXPECT_DOUBLE_EQ(s.coverage, 0.8);
-  EXPECT_DOUBLE_EQ(s.kernel_coverage, 0.6);
+  EXPECT_DOUBLE_EQ(s.profiler_ns, 50);
+  EXPECT_DOUBLE_EQ(s.overhead_ns, 50);  // 1000 wall - 50 profiler - 800 op - 100 data
+  // Shares of the step as it would run unprofiled: 950 ns.
+  EXPECT_DOUBLE_EQ(s.coverage, 800.0 / 950.0);
+  EXPECT_DOUBLE_EQ(s.kernel_coverage, 600.0 / 950.0);
   EXPECT_DOUBLE_EQ(s.flops_per_step, 48 + 8 + 96 + 1e-3);
   EXPECT_DOUBLE_EQ(s.bytes_per_step, 4 * 112.5);
 

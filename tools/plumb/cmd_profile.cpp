@@ -141,10 +141,10 @@ int run_profile(const ProfileArgs& a) {
   const profile::Summary s = profile::summarize(p, roofs);
   std::printf("%s, %d threads\n", w->describe().c_str(), p.run.threads);
   std::printf("step %s ms wall, %s ms CPU over %d measured steps; ops %s ms = %.1f%% coverage (kernels %s ms = "
-              "%.1f%%); data %s ms; framework %s ms\n",
+              "%.1f%%); data %s ms; framework %s ms; profiler %s ms\n",
               ms(s.step_wall_ns).c_str(), ms(s.step_cpu_ns).c_str(), s.measured_steps, ms(s.op_ns).c_str(),
               100 * s.coverage, ms(s.kernel_ns).c_str(), 100 * s.kernel_coverage, ms(s.data_ns).c_str(),
-              ms(s.overhead_ns).c_str());
+              ms(s.overhead_ns).c_str(), ms(s.profiler_ns).c_str());
   const double step_s = s.step_wall_ns / 1e9;
   std::printf("%.3f GFLOP/step, %.1f GFLOP/s, %.1f samples/s; k90 = %d of %zu op types%s\n", s.flops_per_step / 1e9,
               step_s > 0 ? s.flops_per_step / 1e9 / step_s : 0.0,

@@ -162,8 +162,9 @@
   // ---- summary table -------------------------------------------------------------------------
   (function summary() {
     var sec = section("Summary",
-      "Per workload, over the measured steps: mean step wall time, coverage (op time / step time), the " +
-      "shares of data loading and framework overhead, k90 (op types covering 90% of op time) and the " +
+      "Per workload, over the measured steps: mean step wall time, coverage (op time / step time " +
+      "without the profiler's own recording), the shares of data loading, framework overhead and the " +
+      "profiler's recording, k90 (op types covering 90% of op time) and the " +
       "achieved GFLOP/s over the whole step.");
     var cols = [
       { title: "workload", text: true, value: function (w) { return w.label; } },
@@ -175,6 +176,7 @@
       { title: "coverage", value: function (w) { return pct(w.coverage); } },
       { title: "data", value: function (w) { return pct(w.data_share); } },
       { title: "overhead", value: function (w) { return pct(w.overhead_share); } },
+      { title: "profiler", value: function (w) { return pct(w.profiler_share || 0); } },
       { title: "k90", value: function (w) { return w.k90; } },
       { title: "GFLOP/s", value: function (w) { return num(w.gflops); } },
       { title: "% of peak", value: function (w) { return data.roofs ? pct(w.peak_fraction, 2) : "–"; } },
@@ -199,7 +201,7 @@
   (function classes() {
     var sec = section("Op classes",
       "Where each step's wall time goes, by op class, with data loading and framework overhead " +
-      "(autograd, allocation, glue) as their own segments.");
+      "(autograd, allocation, glue) and the profiler's own recording as their own segments.");
     var rows = [];
     W.forEach(function (w) {
       var total = Math.max(w.step_ms, w.op_ms + w.data_ms) || 1;
@@ -211,15 +213,20 @@
         rows.push({ workload: w.label, mode: w.mode, part: "data loading", ms: w.data_ms, share: w.data_ms / total,
                     rank: CLASS_ORDER.length });
       }
-      var over = Math.max(0, w.step_ms - w.op_ms - w.data_ms);
+      var prof = w.profiler_ms || 0;
+      var over = Math.max(0, w.step_ms - w.op_ms - w.data_ms - prof);
       rows.push({ workload: w.label, mode: w.mode, part: "framework overhead", ms: over, share: over / total,
                   rank: CLASS_ORDER.length + 1 });
+      if (prof > 0) {
+        rows.push({ workload: w.label, mode: w.mode, part: "profiler recording", ms: prof, share: prof / total,
+                    rank: CLASS_ORDER.length + 2 });
+      }
     });
-    var domain = CLASS_ORDER.concat(["data loading", "framework overhead"]);
+    var domain = CLASS_ORDER.concat(["data loading", "framework overhead", "profiler recording"]);
     var range = ["#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#eeca3b", "#b279a2", "#ff9da6",
                  "#9d755d", "#439894", "#83bcb6", "#d67195"].slice(0, CLASS_ORDER.length);
     while (range.length < CLASS_ORDER.length) range.push("#888888");
-    range = range.concat(["#bab0ac", "#dddddd"]);
+    range = range.concat(["#bab0ac", "#dddddd", "#f0f0f0"]);
     chart(sec, {
       title: "Share of step time by op class",
       data: { values: rows },
