@@ -123,6 +123,21 @@ class ImageDataset : public Dataset {
   ImageTransform transform_;
 };
 
+// Another image dataset's (C, H, W) f32 images centre-padded to size x size with `fill`, a single
+// channel repeated to `channels`: a model made for larger, colour images trains on small grey ones.
+class PaddedImages : public Dataset {
+ public:
+  // Throws Error when size is below the images' size or channels differ and the images are not grey.
+  PaddedImages(std::shared_ptr<const Dataset> base, int64_t channels, int64_t size, float fill);
+  int64_t size() const override { return base_->size(); }
+  Example get(int64_t index) const override;
+
+ private:
+  std::shared_ptr<const Dataset> base_;
+  int64_t channels_, size_;
+  float fill_;
+};
+
 enum class Split { train, test };
 
 // Fashion-MNIST from its four IDX files (.gz or plain). Inputs are f32 (1, 28, 28) in [0, 1].

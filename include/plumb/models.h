@@ -34,12 +34,22 @@ struct ModelInfo {
 // Builds the model for a variant named in ModelInfo::variants; parameters follow nn::FactoryScope.
 using ModelBuilder = std::function<std::shared_ptr<nn::Module>(const std::string& variant)>;
 
+// What to build: a variant ("" = the default) and, for models whose head can change, another class
+// count (0 = the model's own), as when ResNet-50 is trained on Fashion-MNIST.
+struct BuildOptions {
+  std::string variant;
+  int64_t num_classes = 0;
+};
+using ConfigurableBuilder = std::function<std::shared_ptr<nn::Module>(const BuildOptions& options)>;
+
 // How a model runs as a workload when its step is not "classify a batch with cross-entropy" (an
 // autoencoder, a reinforcement-learning agent). Without one, make_workload builds the classifier.
 using WorkloadFactory = std::function<std::unique_ptr<Workload>(const ModelInfo& info, const WorkloadOptions& options)>;
 
 // Adds a model; throws Error on an empty or duplicate name or an empty variant list.
 void register_model(ModelInfo info, ModelBuilder builder, WorkloadFactory workload = {});
+// The same for a builder that can change its head; ModelBuilder ones refuse another class count.
+void register_model(ModelInfo info, ConfigurableBuilder builder, WorkloadFactory workload = {});
 // The model's workload factory; empty for classifiers.
 WorkloadFactory workload_factory(const std::string& name);
 
@@ -50,5 +60,7 @@ bool has_model(const std::string& name);
 const ModelInfo& model_info(const std::string& name);
 // An empty variant means the default; throws Error listing the variants when `variant` is unknown.
 std::shared_ptr<nn::Module> build_model(const std::string& name, const std::string& variant = "");
+// Also throws Error when options.num_classes is set and the model's head cannot change.
+std::shared_ptr<nn::Module> build_model(const std::string& name, const BuildOptions& options);
 
 }  // namespace plumb::models

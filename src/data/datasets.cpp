@@ -1,4 +1,5 @@
 // Image datasets: in-memory u8 images, Fashion-MNIST from IDX files, CIFAR-10 binary batches.
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -114,6 +115,40 @@ Example ImageDataset::get(int64_t index) const {
       dst[ch * hw + k] = (static_cast<float>(src[ch * hw + k]) / 255.0f - mean) * inv_std;
   }
   return {x, labels_[index]};
+}
+
+PaddedImages::PaddedImages(std::shared_ptr<const Dataset> base, int64_t channels, int64_t size, float fill)
+    : base_(std::move(base)), channels_(channels), size_(size), fill_(fill) {
+  PLUMB_CHECK(channels_ > 0 && size_ > 0, "PaddedImages: channels and size must be positive, got ", channels_,
+              " and ", size_);
+  if (base_->size() == 0) return;
+  const Tensor x = base_->get(0).input;  // every example has the first one's shape
+  PLUMB_CHECK(x.dim() == 3, "PaddedImages: images must be (C, H, W), got ", shape_str(x.shape()));
+  PLUMB_CHECK(x.size(0) == channels_ || x.size(0) == 1, "PaddedImages: cannot repeat ", x.size(0),
+              " channels to ", channels_);
+  PLUMB_CHECK(x.size(1) <= size_ && x.size(2) <= size_, "PaddedImages: images of ", x.size(1), "x", x.size(2),
+              " do not fit in ", size_, "x", size_);
+}
+
+Example PaddedImages::get(int64_t index) const {
+  Example e = base_->get(index);
+  const Tensor& src = e.input;
+  PLUMB_CHECK(src.is_contiguous() && src.dtype() == DType::f32, "PaddedImages: example ", index,
+              " is not a contiguous f32 image");
+  const int64_t c = src.size(0), h = src.size(1), w = src.size(2);
+  const int64_t top = (size_ - h) / 2, left = (size_ - w) / 2;
+  Tensor x = Tensor::empty({channels_, size_, size_}, DType::f32);
+  float* dst = x.data<float>();
+  const float* in = src.data<float>();
+  // x: (channels, size, size) <- src: (c, h, w) at (top, left); a grey channel feeds every output one.
+  std::fill(dst, dst + x.numel(), fill_);
+  for (int64_t ch = 0; ch < channels_; ++ch) {
+    const float* plane = in + (c == 1 ? 0 : ch) * h * w;
+    for (int64_t y = 0; y < h; ++y)
+      std::memcpy(dst + (ch * size_ + top + y) * size_ + left, plane + y * w, static_cast<size_t>(w) * sizeof(float));
+  }
+  e.input = x;
+  return e;
 }
 
 ImageDataset load_idx_images(const std::string& images_path, const std::string& labels_path,

@@ -40,7 +40,7 @@ std::shared_ptr<Linear> fathom_fc(int64_t in, int64_t out) {
 // SAME for 11x11/4 on 224 pads 7 rows (3 before, 4 after); symmetric padding 4 gives the same 56x56
 // output and multiply-adds, its windows shifted by one pixel. The 5x5 and 3x3 SAME pads are symmetric.
 // Quirk (kept): no dropout, although Fathom feeds keep_prob 0.8.
-std::shared_ptr<Module> build_fathom() {
+std::shared_ptr<Module> build_fathom(int64_t classes) {
   auto m = std::make_shared<Chain>();
   m->add("conv1", fathom_conv(3, 64, 11, 4, 4));
   m->add("relu1", std::make_shared<ReLU>());
@@ -62,7 +62,7 @@ std::shared_ptr<Module> build_fathom() {
   m->add("relu6", std::make_shared<ReLU>());
   m->add("fc2", fathom_fc(4096, 4096));
   m->add("relu7", std::make_shared<ReLU>());
-  m->add("logits", fathom_fc(4096, 1001));
+  m->add("logits", fathom_fc(4096, classes));
   return m;
 }
 
@@ -71,7 +71,7 @@ std::shared_ptr<Module> build_fathom() {
 // (3,224,224) -conv 11x11/4 pad 2-> (64,55,55) -pool 3x3/2-> 27 -conv 5x5 pad 2-> (192,27,27) -pool->
 // 13 -> 384, 256, 256 at 13 -pool-> (256,6,6). torchvision's AdaptiveAvgPool2d(6) is the identity on
 // that 6x6 map, so it is left out (these workloads take 224x224 inputs only).
-std::shared_ptr<Module> build_modern() {
+std::shared_ptr<Module> build_modern(int64_t classes) {
   auto m = std::make_shared<Chain>();
   auto f = m->add("features", std::make_shared<Sequential>());
   f->add(std::make_shared<Conv2d>(3, 64, 11, 4, 2));
@@ -95,7 +95,7 @@ std::shared_ptr<Module> build_modern() {
   c->add(std::make_shared<Dropout>(0.5));
   c->add(std::make_shared<Linear>(4096, 4096));
   c->add(std::make_shared<ReLU>());
-  c->add(std::make_shared<Linear>(4096, 1000));
+  c->add(std::make_shared<Linear>(4096, classes));
   return m;
 }
 
@@ -116,7 +116,10 @@ void register_alexnet() {
                            .lr = 1e-3,
                            .quick_batch = 8,
                            .in_suite = true},
-                 [](const std::string& variant) { return variant == "modern" ? build_modern() : build_fathom(); });
+                 [](const BuildOptions& o) {
+                   return o.variant == "modern" ? build_modern(o.num_classes ? o.num_classes : 1000)
+                                                : build_fathom(o.num_classes ? o.num_classes : 1001);
+                 });
 }
 
 }  // namespace plumb::models

@@ -15,7 +15,7 @@ namespace {
 
 struct Entry {
   ModelInfo info;
-  ModelBuilder builder;
+  ConfigurableBuilder builder;
   WorkloadFactory workload;
 };
 
@@ -67,6 +67,18 @@ const Entry& find(const std::map<std::string, Entry>& t, const std::string& name
 }  // namespace
 
 void register_model(ModelInfo info, ModelBuilder builder, WorkloadFactory workload) {
+  if (!builder) fail("register_model: model '", info.name, "' has no builder");
+  const std::string name = info.name;
+  const int64_t classes = info.num_classes;
+  ConfigurableBuilder fixed_head = [name, classes, builder = std::move(builder)](const BuildOptions& o) {
+    if (o.num_classes != 0 && o.num_classes != classes)
+      fail("model '", name, "' has a fixed head of ", classes, " classes; it cannot be built with ", o.num_classes);
+    return builder(o.variant);
+  };
+  register_model(std::move(info), std::move(fixed_head), std::move(workload));
+}
+
+void register_model(ModelInfo info, ConfigurableBuilder builder, WorkloadFactory workload) {
   std::unique_lock<std::recursive_mutex> lock;
   auto& t = table(lock);
   if (info.name.empty()) fail("register_model: a model needs a name");
@@ -101,17 +113,23 @@ const ModelInfo& model_info(const std::string& name) {
 }
 
 std::shared_ptr<nn::Module> build_model(const std::string& name, const std::string& variant) {
-  ModelBuilder builder;
-  std::string v;
+  return build_model(name, BuildOptions{.variant = variant});
+}
+
+std::shared_ptr<nn::Module> build_model(const std::string& name, const BuildOptions& options) {
+  if (options.num_classes < 0) fail("model '", name, "': the class count must be positive, got ", options.num_classes);
+  ConfigurableBuilder builder;
+  BuildOptions o = options;
   {
     std::unique_lock<std::recursive_mutex> lock;
     const Entry& e = find(table(lock), name);
-    v = variant.empty() ? e.info.variants.front() : variant;
+    std::string& v = o.variant;
+    if (v.empty()) v = e.info.variants.front();
     if (std::find(e.info.variants.begin(), e.info.variants.end(), v) == e.info.variants.end())
       fail("model '", name, "' has no variant '", v, "'; variants: ", joined(e.info.variants));
     builder = e.builder;
   }
-  return builder(v);  // outside the lock: building runs ops, which may take a while
+  return builder(o);  // outside the lock: building runs ops, which may take a while
 }
 
 }  // namespace plumb::models

@@ -61,7 +61,7 @@ class FathomBottleneck : public Module {
 // 41 convolutions (conv1, conv2, 36 in blocks, 3 upscales) + 1 linear. SAME pads 7x7/2 on 224 by 2
 // before and 3 after, and the 3x3/2 pool on 112 by 0 and 1; symmetric padding 3 and 1 give the same
 // output sizes (112, 56) and multiply-adds, windows shifted by one pixel.
-std::shared_ptr<Module> build_fathom() {
+std::shared_ptr<Module> build_fathom(int64_t classes) {
   struct Stage {
     int64_t filters, bottleneck;
   };
@@ -81,7 +81,7 @@ std::shared_ptr<Module> build_fathom() {
   }
   m->add("avgpool", std::make_shared<GlobalAvgPool>());
   // Fathom's linear(): tf.random_normal_initializer(stddev 0.02) (not truncated), no bias.
-  auto fc = m->add("logits", std::make_shared<Linear>(1024, 1001, false));
+  auto fc = m->add("logits", std::make_shared<Linear>(1024, classes, false));
   init::normal(fc->weight, 0, 0.02);
   return m;
 }
@@ -125,7 +125,7 @@ class Bottleneck : public Module {
 // fc), so parameter and buffer names match its state dict. (3,224,224) -> 7x7/2 -> 112 -> pool 3x3/2
 // -> 56 -> layer1 (256,56,56) -> layer2 (512,28,28) -> layer3 (1024,14,14) -> layer4 (2048,7,7) ->
 // avg pool -> 2048 -> 1000.
-std::shared_ptr<Module> build_modern() {
+std::shared_ptr<Module> build_modern(int64_t classes) {
   auto m = std::make_shared<Chain>();
   m->add("conv1", Bottleneck::kaiming(std::make_shared<Conv2d>(3, 64, 7, 2, 3, 1, 1, false)));
   m->add("bn1", std::make_shared<BatchNorm2d>(64));
@@ -144,7 +144,7 @@ std::shared_ptr<Module> build_modern() {
     }
   }
   m->add("avgpool", std::make_shared<GlobalAvgPool>());
-  m->add("fc", std::make_shared<Linear>(2048, 1000));
+  m->add("fc", std::make_shared<Linear>(2048, classes));
   return m;
 }
 
@@ -164,7 +164,10 @@ void register_residual() {
                            .lr = 0.01,
                            .quick_batch = 2,
                            .in_suite = true},
-                 [](const std::string& variant) { return variant == "modern" ? build_modern() : build_fathom(); });
+                 [](const BuildOptions& o) {
+                   return o.variant == "modern" ? build_modern(o.num_classes ? o.num_classes : 1000)
+                                                : build_fathom(o.num_classes ? o.num_classes : 1001);
+                 });
 }
 
 }  // namespace plumb::models

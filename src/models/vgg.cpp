@@ -27,7 +27,7 @@ std::shared_ptr<L> fathom_init(std::shared_ptr<L> l) {
 // -> 4096 -> 4096 -> 1001.
 // Quirks (kept): 12 convolutions (block 3 has two, not VGG-16's three); fc8 goes through relu_layer,
 // so the logits are ReLU'd; dropout keeps 0.8 (p = 0.2) after fc6 and fc7 in training only.
-std::shared_ptr<Module> build_fathom() {
+std::shared_ptr<Module> build_fathom(int64_t classes) {
   const std::vector<std::vector<int64_t>> blocks = {{64, 64}, {128, 128}, {256, 256}, {512, 512, 512}, {512, 512, 512}};
   auto m = std::make_shared<Chain>();
   int64_t in = 3;
@@ -47,7 +47,7 @@ std::shared_ptr<Module> build_fathom() {
   m->add("fc7", fathom_init(std::make_shared<Linear>(4096, 4096)));
   m->add("fc7_relu", std::make_shared<ReLU>());
   m->add("fc7_drop", std::make_shared<Dropout>(0.2));
-  m->add("fc8", fathom_init(std::make_shared<Linear>(4096, 1001)));
+  m->add("fc8", fathom_init(std::make_shared<Linear>(4096, classes)));
   m->add("fc8_relu", std::make_shared<ReLU>());
   return m;
 }
@@ -56,7 +56,7 @@ std::shared_ptr<Module> build_fathom() {
 // torchvision's indices, so parameter names match its state dict, and its init (conv: Kaiming normal,
 // fan_out, ReLU gain, zero bias; linear: N(0, 0.01), zero bias). torchvision's AdaptiveAvgPool2d(7)
 // is the identity on the 7x7 map a 224 input gives, so it is left out.
-std::shared_ptr<Module> build_modern() {
+std::shared_ptr<Module> build_modern(int64_t classes) {
   const std::vector<int64_t> cfg = {64, 64, 0, 128, 128, 0, 256, 256, 256, 0, 512, 512, 512, 0, 512, 512, 512, 0};
   auto m = std::make_shared<Chain>();
   auto f = m->add("features", std::make_shared<Sequential>());
@@ -87,7 +87,7 @@ std::shared_ptr<Module> build_modern() {
   c->add(fc(4096, 4096));
   c->add(std::make_shared<ReLU>());
   c->add(std::make_shared<Dropout>(0.5));
-  c->add(fc(4096, 1000));
+  c->add(fc(4096, classes));
   return m;
 }
 
@@ -107,7 +107,10 @@ void register_vgg() {
                            .lr = 1e-4,
                            .quick_batch = 2,
                            .in_suite = true},
-                 [](const std::string& variant) { return variant == "modern" ? build_modern() : build_fathom(); });
+                 [](const BuildOptions& o) {
+                   return o.variant == "modern" ? build_modern(o.num_classes ? o.num_classes : 1000)
+                                                : build_fathom(o.num_classes ? o.num_classes : 1001);
+                 });
 }
 
 }  // namespace plumb::models

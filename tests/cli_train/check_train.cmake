@@ -74,6 +74,15 @@ elseif(CHECK STREQUAL "bad_args")
   expect_error("train mlp --resume no_such_file.ckpt" "no_such_file.ckpt")
   plumb_run(eval mlp --checkpoint no_such_file.ckpt)
   expect_error("eval mlp --checkpoint no_such_file.ckpt" "no_such_file.ckpt")
+  # An ImageNet model needs --image-size to train on Fashion-MNIST; a Fashion-MNIST model refuses it.
+  plumb_run(train residual --epochs 1)
+  expect_error("train residual" "--image-size")
+  plumb_run(train residual --variant modern --image-size 20)
+  expect_error("train residual --image-size 20" "at least 28")
+  plumb_run(train lenet5 --image-size 32)
+  expect_error("train lenet5 --image-size 32" "lenet5")
+  plumb_run(train residual --variant nosuchvariant --image-size 32)
+  expect_error("train residual --variant nosuchvariant" "nosuchvariant")
 
 elseif(CHECK STREQUAL "resume")
   # Two epochs straight vs one epoch, a checkpoint, and a resumed second epoch: the same numbers.

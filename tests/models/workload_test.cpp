@@ -8,6 +8,8 @@
 
 #include "plumb/dispatch.h"
 #include "plumb/error.h"
+#include "plumb/models.h"
+#include "plumb/nn/layers.h"
 #include "plumb/workload.h"
 
 namespace plumb {
@@ -104,6 +106,40 @@ TEST(Workload, BadOptionsAreClearErrors) {
     EXPECT_EQ(std::string(e.what()), "unknown mode 'fly' (modes: train, infer)");
   }
   EXPECT_EQ(models::parse_mode("infer"), Mode::infer);
+}
+
+}  // namespace
+}  // namespace plumb
+
+namespace plumb {
+namespace {
+
+// The class count of a model's last Linear: the out dimension of its last 2-d parameter.
+int64_t head_classes(const nn::Module& m) {
+  int64_t out = -1;
+  for (const auto& [name, p] : m.named_parameters())
+    if (p.dim() == 2) out = p.size(0);
+  return out;
+}
+
+TEST(ModelRegistry, ImagenetModelsRebuildTheirHeadForAnotherClassCount) {
+  nn::FactoryScope meta(DType::f32, kMeta);
+  EXPECT_EQ(head_classes(*models::build_model("residual", models::BuildOptions{.variant = "modern", .num_classes = 10})), 10);
+  EXPECT_EQ(head_classes(*models::build_model("residual", "modern")), 1000);
+  EXPECT_EQ(head_classes(*models::build_model("residual", "fathom")), 1001);
+  EXPECT_EQ(head_classes(*models::build_model("alexnet", models::BuildOptions{.variant = "fathom", .num_classes = 7})), 7);
+  EXPECT_EQ(head_classes(*models::build_model("vgg", models::BuildOptions{.variant = "modern", .num_classes = 10})), 10);
+}
+
+TEST(ModelRegistry, FixedHeadsRefuseAnotherClassCount) {
+  try {
+    models::build_model("mlp", models::BuildOptions{.num_classes = 5});
+    ADD_FAILURE() << "mlp built with 5 classes";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("fixed head of 10 classes"), std::string::npos) << e.what();
+  }
+  EXPECT_NO_THROW(models::build_model("mlp", models::BuildOptions{.num_classes = 10}));  // its own count is fine
+  EXPECT_THROW(models::build_model("residual", models::BuildOptions{.variant = "modern", .num_classes = -1}), Error);
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "classifier.h"
 #include "cli.h"
 #include "plumb/data.h"
 #include "plumb/error.h"
@@ -18,23 +19,16 @@ namespace plumb::cli {
 namespace {
 
 struct EvalArgs {
-  std::string model;
+  ClassifierSetup setup;
   std::string checkpoint;
-  std::string dataset = "fashion-mnist";
-  std::string data_dir = kFashionMnistDefaultDir;
   int64_t batch = 256;  // the batch `plumb train` evaluates with, so both report the same numbers
   bool json = false;
 };
 
 int run_eval(const EvalArgs& a) {
   if (a.batch < 1) fail("--batch must be positive, got ", a.batch);
-  if (a.dataset != "fashion-mnist") fail("unknown dataset '", a.dataset, "' (known: fashion-mnist)");
   if (!std::ifstream(a.checkpoint)) fail("--checkpoint: cannot read '", a.checkpoint, "'");
-  const models::ModelInfo& info = models::model_info(a.model);
-  if (!info.dataset.empty() && info.dataset != a.dataset)
-    fail("model '", a.model, "' trains on ", info.dataset, ", not ", a.dataset);
-
-  std::shared_ptr<nn::Module> model = models::build_model(a.model);
+  std::shared_ptr<nn::Module> model = build_classifier(a.setup);
   nn::CheckpointMetadata meta;
   try {
     meta = nn::load_checkpoint(a.checkpoint, *model);
@@ -42,17 +36,17 @@ int run_eval(const EvalArgs& a) {
     fail("--checkpoint: ", e.what());
   }
   const auto saved = meta.find("model_name");
-  if (saved != meta.end() && saved->second != a.model)
-    fail("--checkpoint: '", a.checkpoint, "' holds model '", saved->second, "', not '", a.model, "'");
+  if (saved != meta.end() && saved->second != a.setup.model)
+    fail("--checkpoint: '", a.checkpoint, "' holds model '", saved->second, "', not '", a.setup.model, "'");
 
-  auto test_set = std::make_shared<FashionMnist>(Split::test, a.data_dir, /*normalize=*/true);
+  const auto test_set = load_classifier_split(a.setup, Split::test);
   DataLoader loader(test_set, a.batch);
   const EvalStats s = evaluate(*model, loader);
   if (a.json) {
     nlohmann::json j;
-    j["model"] = a.model;
+    j["model"] = a.setup.model;
     j["checkpoint"] = a.checkpoint;
-    j["dataset"] = a.dataset;
+    j["dataset"] = a.setup.dataset;
     j["test_accuracy"] = s.accuracy;
     j["test_loss"] = s.loss;
     j["samples"] = s.samples;
@@ -61,7 +55,7 @@ int run_eval(const EvalArgs& a) {
     if (epoch != meta.end()) j["epoch"] = epoch->second;
     std::printf("%s\n", j.dump(2).c_str());
   } else {
-    std::printf("%s on %s test (%lld samples): accuracy %.2f%%, loss %.4f\n", a.model.c_str(), a.dataset.c_str(),
+    std::printf("%s on %s test (%lld samples): accuracy %.2f%%, loss %.4f\n", a.setup.model.c_str(), a.setup.dataset.c_str(),
                 static_cast<long long>(s.samples), 100 * s.accuracy, s.loss);
   }
   return 0;
@@ -71,11 +65,10 @@ int run_eval(const EvalArgs& a) {
 
 Run setup_eval(CLI::App& sub) {
   auto a = std::make_shared<EvalArgs>();
-  sub.add_option("model", a->model, "model name from the registry (e.g. mlp, lenet5)")->required();
+  sub.add_option("model", a->setup.model, "model name from the registry (e.g. mlp, lenet5)")->required();
   sub.add_option("--checkpoint", a->checkpoint, "checkpoint written by plumb train --checkpoint")->required();
-  sub.add_option("--dataset", a->dataset, "dataset (fashion-mnist)");
   sub.add_option("--batch", a->batch, "evaluation batch size");
-  sub.add_option("--data-dir", a->data_dir, "directory holding the dataset files");
+  add_classifier_options(sub, a->setup);
   sub.add_flag("--json", a->json, "print the result as JSON");
   return [a]() -> int { return run_eval(*a); };
 }

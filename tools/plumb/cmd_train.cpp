@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "classifier.h"
 #include "cli.h"
 #include "plumb/data.h"
 #include "plumb/error.h"
@@ -31,9 +32,7 @@ namespace {
 constexpr int64_t kEvalBatch = 256;
 
 struct TrainArgs {
-  std::string model;
-  std::string dataset = "fashion-mnist";
-  std::string data_dir = kFashionMnistDefaultDir;
+  ClassifierSetup setup;
   std::string optimizer = "sgd";
   std::string schedule = "constant";
   std::string checkpoint, resume, metrics;
@@ -63,11 +62,6 @@ std::unique_ptr<nn::LrSchedule> make_schedule(const std::string& name, double lr
   if (name == "cosine") return nn::cosine_lr(lr, total_steps);
   if (name == "step") return nn::step_lr(lr, std::max<int64_t>(total_steps / 4, 1), 0.1);
   fail("unknown --schedule '", name, "' (known: constant, cosine, step)");
-}
-
-std::shared_ptr<const Dataset> load_split(const std::string& dataset, const std::string& dir, Split split) {
-  if (dataset != "fashion-mnist") fail("unknown dataset '", dataset, "' (known: fashion-mnist)");
-  return std::make_shared<FashionMnist>(split, dir, /*normalize=*/true);
 }
 
 std::string format_duration(double seconds) {
@@ -149,16 +143,12 @@ int run_train(const TrainArgs& a) {
   if (a.batch < 1) fail("--batch must be positive, got ", a.batch);
   if (!(a.lr > 0) || !std::isfinite(a.lr)) fail("--lr must be a positive number, got ", a.lr);
   if (a.limit < 0) fail("--limit must be positive, got ", a.limit);
-  if (a.dataset != "fashion-mnist") fail("unknown dataset '", a.dataset, "' (known: fashion-mnist)");
   if (!a.resume.empty() && !std::ifstream(a.resume)) fail("--resume: cannot read '", a.resume, "'");
 
   const auto t_start = std::chrono::steady_clock::now();
   uint64_t seed = a.seed;
   manual_seed(seed);
-  const models::ModelInfo& info = models::model_info(a.model);
-  if (!info.dataset.empty() && info.dataset != a.dataset)
-    fail("model '", a.model, "' trains on ", info.dataset, ", not ", a.dataset);
-  std::shared_ptr<nn::Module> model = models::build_model(a.model);
+  std::shared_ptr<nn::Module> model = build_classifier(a.setup);
   std::unique_ptr<nn::Optimizer> optimizer = nn::make_optimizer(a.optimizer, model->named_parameters(), a.lr);
 
   int64_t start_epoch = 0;
@@ -174,20 +164,20 @@ int run_train(const TrainArgs& a) {
       if (it == meta.end()) fail("--resume: checkpoint '", a.resume, "' lacks the '", key, "' metadata");
       return it->second;
     };
-    if (get("model_name") != a.model)
-      fail("--resume: checkpoint '", a.resume, "' holds model '", get("model_name"), "', not '", a.model, "'");
+    if (get("model_name") != a.setup.model)
+      fail("--resume: checkpoint '", a.resume, "' holds model '", get("model_name"), "', not '", a.setup.model, "'");
     const uint64_t saved_seed = parse_u64("seed", get("seed"), a.resume);
     if (a.seed_given && saved_seed != a.seed)
       fail("--resume: checkpoint '", a.resume, "' was trained with --seed ", saved_seed, ", not ", a.seed);
     seed = saved_seed;
     start_epoch = static_cast<int64_t>(parse_u64("epoch", get("epoch"), a.resume));
-    std::fprintf(stderr, "resuming %s from '%s' after epoch %lld\n", a.model.c_str(), a.resume.c_str(),
+    std::fprintf(stderr, "resuming %s from '%s' after epoch %lld\n", a.setup.model.c_str(), a.resume.c_str(),
                  static_cast<long long>(start_epoch));
   }
 
-  std::shared_ptr<const Dataset> train_set = load_split(a.dataset, a.data_dir, Split::train);
+  std::shared_ptr<const Dataset> train_set = load_classifier_split(a.setup, Split::train);
   if (a.limit > 0 && a.limit < train_set->size()) train_set = std::make_shared<PrefixDataset>(train_set, a.limit);
-  const std::shared_ptr<const Dataset> test_set = load_split(a.dataset, a.data_dir, Split::test);
+  const std::shared_ptr<const Dataset> test_set = load_classifier_split(a.setup, Split::test);
   DataLoader train_loader(train_set, a.batch, /*shuffle=*/true, seed);
   DataLoader test_loader(test_set, kEvalBatch);
   const std::unique_ptr<nn::LrSchedule> schedule =
@@ -215,10 +205,12 @@ int run_train(const TrainArgs& a) {
     std::fflush(stdout);
     if (!a.checkpoint.empty())
       nn::save_checkpoint(a.checkpoint, *model, optimizer.get(),
-                          {{"model_name", a.model},
+                          {{"model_name", a.setup.model},
                            {"epoch", std::to_string(epoch + 1)},
                            {"seed", std::to_string(seed)},
-                           {"dataset", a.dataset},
+                           {"dataset", a.setup.dataset},
+                           {"variant", a.setup.variant},
+                           {"image_size", std::to_string(a.setup.image_size)},
                            {"lr", std::to_string(a.lr)},
                            {"batch", std::to_string(a.batch)},
                            {"limit", std::to_string(a.limit)}});
@@ -241,13 +233,13 @@ int run_train(const TrainArgs& a) {
     j["samples_per_second"] = train_seconds > 0 ? static_cast<double>(trained_samples) / train_seconds : 0.0;
     j["epochs"] = a.epochs;
     j["seconds"] = seconds;
-    j["model"] = a.model;
+    j["model"] = a.setup.model;
     j["optimizer"] = a.optimizer;
     j["lr"] = a.lr;
     j["batch"] = a.batch;
     j["seed"] = seed;
     j["threads"] = num_threads();
-    j["dataset"] = a.dataset;
+    j["dataset"] = a.setup.dataset;
     j["train_samples"] = train_set->size();
     j["test_samples"] = last_test.samples;
     write_atomically(a.metrics, j.dump(2) + "\n");
@@ -259,9 +251,8 @@ int run_train(const TrainArgs& a) {
 
 Run setup_train(CLI::App& sub) {
   auto a = std::make_shared<TrainArgs>();
-  sub.add_option("model", a->model, "model name from the registry (e.g. mlp, lenet5)")->required();
-  sub.add_option("--dataset", a->dataset, "dataset (fashion-mnist)");
-  sub.add_option("--data-dir", a->data_dir, "directory holding the dataset files");
+  sub.add_option("model", a->setup.model, "model name from the registry (e.g. mlp, lenet5)")->required();
+  add_classifier_options(sub, a->setup);
   sub.add_option("--epochs", a->epochs, "total epochs to train (a resumed run continues up to it)");
   sub.add_option("--batch", a->batch, "training batch size");
   sub.add_option("--lr", a->lr, "learning rate");
