@@ -3,6 +3,7 @@
 // backward, optimizer update) or an inference step (batch, forward with gradients off). The
 // profiler and `plumb profile` / `plumb suite` drive workloads only through this interface.
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -42,6 +43,9 @@ class Workload {
   const std::string& data() const { return data_; }  // "synthetic", a dataset or an environment
   // One line: model, variant, mode, batch, optimizer and learning rate, data source.
   const std::string& describe() const { return describe_; }
+  // The training loss of the last step (NaN before the first, in inference, or where a workload
+  // has no scalar loss), for demos and learning checks; reading it costs no op.
+  double last_loss() const { return last_loss_; }
 
  protected:
   // Sets name, mode, variant ("" = variants.front()) and batch (o.batch, or default_batch when 0).
@@ -54,6 +58,7 @@ class Workload {
   std::string name_, variant_, data_, describe_;
   Mode mode_ = Mode::train;
   int64_t batch_ = 0;
+  double last_loss_ = std::numeric_limits<double>::quiet_NaN();
 };
 
 // Builds a registered model as a workload. Throws Error on an unknown name, variant, mode or data

@@ -194,6 +194,7 @@ class AutoencWorkload final : public Workload {
     const Tensor loss = vae_->loss(vae_->run(x), x);
     backward(loss);
     optimizer_->step();
+    last_loss_ = loss.item();
   }
 
   nn::Module& model() override { return *model_; }

@@ -362,10 +362,12 @@ class DeepqWorkload final : public Workload {
   }
 
   void step() override {
-    if (mode_ == Mode::train)
-      agent_->train_step();
-    else
+    if (mode_ == Mode::train) {
+      const rl::AgentStep s = agent_->train_step();
+      if (s.updated) last_loss_ = s.loss;
+    } else {
       agent_->act_step(agent_->config().eps_eval);
+    }
   }
   nn::Module& model() override { return agent_->q_net(); }
 

@@ -106,6 +106,7 @@ class ClassifierWorkload final : public Workload {
     const Tensor loss = cross_entropy((*model_)(b.inputs), b.labels);
     backward(loss);
     optimizer_->step();
+    last_loss_ = loss.item();
   }
 
   nn::Module& model() override { return *model_; }
