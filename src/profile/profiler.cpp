@@ -105,6 +105,9 @@ struct RawRegion {
   int32_t thread = 0;
   int32_t step = -1;
   int64_t start = 0, end = -1;  // end -1: still open
+  // The thread's observer clock at the begin and end callbacks: the profiler's own recording inside
+  // the span (-1: closed by detach, unknown).
+  int64_t observed_start = 0, observed_end = -1;
 };
 
 struct RawStep {
@@ -202,7 +205,9 @@ struct Profiler::Impl {
   void close(int64_t t, std::vector<OpenSpan> ThreadState::*stack) {
     auto& open = threads[static_cast<size_t>(thread_index())].*stack;
     if (open.empty()) return;  // began before the profiler attached
-    regions[static_cast<size_t>(open.back().record)].end = t;
+    RawRegion& r = regions[static_cast<size_t>(open.back().record)];
+    r.end = t;
+    r.observed_end = observer_ns_on_this_thread();
     open.pop_back();
   }
   // The trie node of `path` for a span opening inside the `open` spans: one step from the innermost
@@ -376,6 +381,7 @@ void Profiler::on_region_begin(std::string_view name, int64_t t_ns) {
   r.kind = m.region_names[static_cast<size_t>(r.name)].second;
   r.thread = m.thread_index();
   r.start = t_ns;
+  r.observed_start = observer_ns_on_this_thread();
   const auto& open = m.threads[static_cast<size_t>(r.thread)].open_regions;
   const int32_t node = m.region_paths.child(open.empty() ? 0 : open.back().node, name);
   m.open(r, node, &ThreadState::open_regions);
@@ -520,7 +526,9 @@ Profile Profiler::finish(const RunInfo& run) const {
     if (g.kind == Kind::data && g.step >= 0 && g.thread == m.steps[static_cast<size_t>(g.step)].thread) {
       int64_t& outer_end = data_end[static_cast<size_t>(g.thread)];
       if (g.start >= outer_end) {
-        p.steps[static_cast<size_t>(g.step)].data_ns += r.duration_ns;
+        // Less the profiler's recording inside it (the events of ops and regions in the data region).
+        const int64_t recording = g.observed_end >= g.observed_start ? g.observed_end - g.observed_start : 0;
+        p.steps[static_cast<size_t>(g.step)].data_ns += r.duration_ns - recording;
         outer_end = g.start + r.duration_ns;
       }
     }
