@@ -256,6 +256,55 @@ def mse_cases(w):
     case("mse_loss_none", (3, 4), "none")
 
 
+# ---- CTC loss ----
+def ctc_cases(w):
+    """Scores pass through log_softmax, so torch's gradient w.r.t. log_probs (which adds exp(log_probs) on
+    every frame inside the input length: the term that log_softmax's backward cancels) and the gradient
+    w.r.t. the logits are both saved; plumb documents the difference (docs/sequence_ops.md)."""
+    def case(name, T, C, targets, input_lengths, target_lengths, blank=0, reduction="mean", zero_infinity=False):
+        n = len(input_lengths)
+        attrs = {"blank": blank, "reduction": reduction, "zero_infinity": zero_infinity}
+        inputs = {"logits": rand(T, n, C, lo=-3, hi=3), "targets": torch.tensor(targets, dtype=torch.int64),
+                  "input_lengths": torch.tensor(input_lengths, dtype=torch.int64),
+                  "target_lengths": torch.tensor(target_lengths, dtype=torch.int64)}
+
+        def loss_of(lp):
+            return F.ctc_loss(lp, inputs["targets"], inputs["input_lengths"], inputs["target_lengths"], blank,
+                              reduction, zero_infinity)
+
+        logits = leaf(inputs["logits"])
+        log_probs = leaf(F.log_softmax(inputs["logits"], 2))
+        loss = loss_of(log_probs)
+        cot = rand(*loss.shape)
+        (grad_lp,) = grads_of([loss], [cot], [log_probs])
+        (grad_logits,) = grads_of([loss_of(F.log_softmax(logits, 2))], [cot], [logits])
+        w.add(name, "ctc", attrs, dict(inputs, cot_loss=cot),
+              {"loss": loss.detach(), "grad_log_probs": grad_lp, "grad_logits": grad_logits})
+
+    # Padded (N, S) targets, varying lengths; item 0 repeats labels (a blank must separate them).
+    case("ctc_padded_mean", 12, 6, [[2, 2, 3, 3, 1], [4, 1, 5, 0, 0], [5, 0, 0, 0, 0], [1, 2, 1, 2, 0]],
+         [12, 10, 7, 12], [5, 3, 1, 4])
+    case("ctc_padded_sum", 20, 8, [[7, 7, 7, 1, 2, 3], [1, 2, 3, 4, 5, 6], [3, 3, 0, 0, 0, 0]],
+         [20, 15, 6], [6, 6, 2], reduction="sum")
+    # An empty target (probability of all blanks) and a target as long as the input allows (3 labels in 3 frames).
+    case("ctc_none_empty_target", 9, 4, [[1, 2, 3], [0, 0, 0], [3, 1, 2], [2, 2, 0], [1, 0, 0]],
+         [9, 5, 3, 8, 1], [3, 0, 3, 2, 1], reduction="none")
+    # Concatenated 1-d targets.
+    case("ctc_concatenated", 10, 5, [1, 2, 2, 4, 3, 1, 4, 4, 4, 2], [10, 8, 10], [4, 2, 4])
+    # The blank is not class 0: the last class, and a middle one (label 0 is then an ordinary label).
+    case("ctc_blank_last", 11, 6, [[0, 1, 1, 4], [3, 0, 2, 0], [4, 4, 0, 0]], [11, 9, 6], [4, 4, 2], blank=5)
+    case("ctc_blank_middle_sum", 8, 5, [0, 1, 0, 3, 4, 4, 1], [8, 8, 7], [3, 2, 2], blank=2, reduction="sum")
+    # Item 1 needs 5 frames (1 1 1) but has 3: an infinite loss, zeroed with its gradient.
+    case("ctc_zero_infinity_none", 6, 4, [[1, 2, 3], [1, 1, 1], [3, 3, 0]], [6, 3, 6], [3, 3, 2],
+         reduction="none", zero_infinity=True)
+    case("ctc_zero_infinity_mean", 6, 4, [[1, 2, 3], [1, 1, 1], [3, 3, 0]], [6, 3, 6], [3, 3, 2],
+         zero_infinity=True)
+    # Longer sequences: the log-space recursions must not underflow.
+    g = torch.Generator().manual_seed(SEED)
+    long_targets = torch.randint(1, 10, (2, 15), generator=g).tolist()
+    case("ctc_long", 60, 10, long_targets, [60, 48], [15, 11])
+
+
 def main():
     if len(sys.argv) != 2:
         sys.exit("usage: make_golden.py OUTDIR")
@@ -268,7 +317,7 @@ def main():
     try:
         w = Writer(tmpdir)
         for make in (matmul_cases, conv_cases, pool_cases, batch_norm_cases, cross_entropy_cases, lrn_cases,
-                     layer_norm_cases, softmax_cases, mse_cases):
+                     layer_norm_cases, softmax_cases, mse_cases, ctc_cases):
             make(w)
         for fname in w.files:
             os.replace(os.path.join(tmpdir, fname), os.path.join(outdir, fname))

@@ -137,4 +137,46 @@ Tensor local_response_norm(const Tensor& x, int64_t size = 5, double alpha = 1e-
                            double k = 1.0);
 Tensor dropout(const Tensor& x, double p, bool training);
 
+// ---- sequences (src/ops/defs/ctc.cpp; composites src/ops/composite/rnn.cpp, attention.cpp) ----
+// log_probs: (T, N, C) log-softmax scores, targets: (N, S) i64 labels padded to S (or concatenated
+// (sum of target_lengths)), input_lengths, target_lengths: (N) i64. Log-space CTC as
+// torch.nn.functional.ctc_loss: "mean" divides each loss by its target length, then averages.
+Tensor ctc_loss(const Tensor& log_probs, const Tensor& targets, const Tensor& input_lengths,
+                const Tensor& target_lengths, int64_t blank = 0, const std::string& reduction = "mean",
+                bool zero_infinity = false);
+// Best-path decoding of (T, N, C) scores: argmax per frame, merge repeats, drop blanks.
+std::vector<std::vector<int64_t>> ctc_greedy_decode(const Tensor& log_probs, const Tensor& input_lengths,
+                                                    int64_t blank = 0);
+struct LstmState {
+  Tensor h, c;  // (N, H) each
+};
+// One LSTM step with PyTorch's gate order (i, f, g, o): x (N, I), w_ih (4H, I), w_hh (4H, H),
+// b_ih, b_hh (4H) or undefined.
+LstmState lstm_cell(const Tensor& x, const LstmState& state, const Tensor& w_ih, const Tensor& w_hh,
+                    const Tensor& b_ih = {}, const Tensor& b_hh = {});
+// One GRU step with PyTorch's gate order (r, z, n): x (N, I), h (N, H), w_ih (3H, I), w_hh (3H, H).
+Tensor gru_cell(const Tensor& x, const Tensor& h, const Tensor& w_ih, const Tensor& w_hh, const Tensor& b_ih = {},
+                const Tensor& b_hh = {});
+struct AttentionResult {
+  Tensor context;  // (N, Dv)
+  Tensor weights;  // (N, T), rows sum to 1 over unmasked positions
+};
+// query (N, D), keys (N, T, D), values (N, T, Dv), mask (N, T) bool (true = attend) or undefined.
+AttentionResult dot_attention(const Tensor& query, const Tensor& keys, const Tensor& values, const Tensor& mask = {});
+// Bahdanau: score_t = v . tanh(W_q q + W_k k_t); w_q (A, Dq), w_k (A, Dk), v (A).
+AttentionResult additive_attention(const Tensor& query, const Tensor& keys, const Tensor& values, const Tensor& w_q,
+                                   const Tensor& w_k, const Tensor& v, const Tensor& mask = {});
+// Sampled softmax (Jean et al. 2015, as TF's sampled_softmax_loss with remove_accidental_hits):
+// hidden (N, D), weight (V, D), bias (V), target (N) i64, sampled (S) i64 class ids drawn from q,
+// log_q_target (N) and log_q_sampled (S) their log expected counts. Returns the (N) losses.
+Tensor sampled_softmax_loss(const Tensor& hidden, const Tensor& weight, const Tensor& bias, const Tensor& target,
+                            const Tensor& sampled, const Tensor& log_q_target, const Tensor& log_q_sampled);
+// Candidates for sampled_softmax_loss from TF's log-uniform (Zipfian) sampler over classes [0, range_max),
+// P(k) = log((k+2)/(k+1)) / log(range_max+1) (frequent classes first), seeded; unique draws without repeats.
+// Returns sampled (S) i64 and the log expected counts of target (N) and sampled (S) in `dtype`, on CPU.
+struct CandidateSample {
+  Tensor sampled, log_q_target, log_q_sampled;
+};
+CandidateSample log_uniform_candidates(const Tensor& target, int64_t num_sampled, int64_t range_max, uint64_t seed,
+                                       bool unique = true, DType dtype = DType::f32);
 }  // namespace plumb

@@ -65,6 +65,7 @@ void register_movement_ops();
 void register_index_ops();
 void register_random_ops();
 void register_optim_ops();
+void register_ctc_ops();
 void register_composite_ops();
 
 }  // namespace plumb::ops

@@ -36,6 +36,7 @@ void register_all() {
   ops::register_index_ops();
   ops::register_random_ops();
   ops::register_optim_ops();
+  ops::register_ctc_ops();
   ops::register_composite_ops();
   backends::register_reference_kernels();
   backends::register_fast_kernels();

@@ -14,6 +14,8 @@ void register_loss_ops();     // cross_entropy, nll_loss, mse_loss
 void register_linear_ops();   // linear, embedding
 void register_norm_ops();     // layer_norm, batch_norm, batch_norm_backward, local_response_norm
 void register_dropout_ops();  // dropout
+void register_rnn_ops();      // lstm_cell, gru_cell
+void register_attention_ops();  // dot_attention, additive_attention, sampled_softmax_loss
 
 // Throws unless `s` is a floating tensor of `dtype` ("<op>: <what> is f32 but input is f64").
 void check_float_like(std::string_view op, const TensorSpec& s, DType dtype, std::string_view what);

@@ -11,6 +11,8 @@ void register_composite_ops() {
   composite::register_linear_ops();
   composite::register_norm_ops();
   composite::register_dropout_ops();
+  composite::register_rnn_ops();
+  composite::register_attention_ops();
 }
 
 namespace composite {

@@ -7,4 +7,5 @@ void register_onednn();        // onednn.cpp: convolution
 void register_onednn_pool();   // onednn_pool.cpp: pooling
 void register_onednn_norm();   // onednn_norm.cpp: batch norm
 void register_native_pool();   // max_pool.cpp: max pooling backward
+void register_onednn_rnn();    // onednn_rnn.cpp: fused LSTM layer
 }  // namespace plumb::backends::fast

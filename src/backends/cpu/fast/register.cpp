@@ -8,5 +8,6 @@ void register_fast_kernels() {
   fast::register_onednn_pool();
   fast::register_onednn_norm();
   fast::register_native_pool();
+  fast::register_onednn_rnn();
 }
 }  // namespace plumb::backends

@@ -10,5 +10,6 @@ void register_movement();
 void register_index();
 void register_random();
 void register_optim();
+void register_ctc();
 void register_composite();  // fused reference kernels for composites, if any
 }  // namespace plumb::backends::reference

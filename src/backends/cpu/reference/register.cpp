@@ -12,6 +12,7 @@ void register_reference_kernels() {
   reference::register_index();
   reference::register_random();
   reference::register_optim();
+  reference::register_ctc();
   reference::register_composite();
 }
 }  // namespace plumb::backends
