@@ -13,11 +13,17 @@
 
 namespace plumb::models {
 
+// One training step's loss computed from a batch of inputs, with everything the workload's step
+// runs besides the backward pass and the update (a target network, noise, a decoder), so `plumb info`
+// can characterize the real step on the meta device. Empty: cross-entropy against class labels.
+using StepLoss = std::function<Tensor(nn::Module& model, const Tensor& inputs)>;
+
 struct ModelInfo {
   std::string name;                   // "mlp", "lenet5", ...
   std::string description;            // one line
   std::vector<std::string> variants;  // the first is the default ("default")
   Shape example_shape;                // one input example, without the batch dim, e.g. {1, 28, 28}
+  DType example_dtype = DType::f32;   // i64 for models fed token ids
   int64_t num_classes = 0;
   std::string dataset;                // the dataset it trains on, e.g. "fashion-mnist"
   // How it trains as a workload (plumb profile, plumb suite): batch, optimizer (nn::make_optimizer
@@ -29,6 +35,7 @@ struct ModelInfo {
   int64_t quick_batch = 0;
   // Part of the workload suite (`plumb suite` runs these by default).
   bool in_suite = false;
+  StepLoss step_loss;  // empty for classifiers
 };
 
 // Builds the model for a variant named in ModelInfo::variants; parameters follow nn::FactoryScope.

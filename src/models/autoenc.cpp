@@ -223,7 +223,12 @@ void register_autoenc() {
                            .default_batch = 128,
                            .optimizer = "adam",
                            .lr = 1e-3,
-                           .in_suite = true},
+                           .in_suite = true,
+                           .step_loss =
+                               [](nn::Module& m, const Tensor& x) {
+                                 auto& vae = dynamic_cast<Vae&>(m);
+                                 return vae.loss(vae.run(x), x);
+                               }},
                  [](const std::string& variant) { return std::make_shared<Vae>(variant); },
                  [](const ModelInfo& info, const WorkloadOptions& o) -> std::unique_ptr<Workload> {
                    return std::make_unique<AutoencWorkload>(info, o);

@@ -377,6 +377,47 @@ class DeepqWorkload final : public Workload {
 
 }  // namespace
 
+namespace {
+
+// One minibatch update as DqnAgent runs it, for `plumb info` on the meta device: the target
+// network's forward on the next states (the online module stands in: same architecture, same
+// cost), Double DQN's online forward (modern), then the Huber loss of target - Q(s, a). Rewards,
+// terminals, actions and Fathom's one-hot placeholder are fed, so they are inputs here too.
+Tensor dqn_step_loss(nn::Module& q, const Tensor& states) {
+  const rl::DqnConfig c = q.type_name() == "DuelingDqn" ? rl::modern_config() : rl::fathom_config();
+  const int64_t b = states.size(0);
+  const Device d = states.device();
+  Tensor target;
+  {
+    NoGradScope no_grad;
+    Tensor next_q;
+    {
+      ModuleScope scope("target_net");
+      next_q = q(states);
+    }
+    Tensor best;
+    if (c.double_dqn) {
+      ModuleScope scope("q_net");
+      best = squeeze(gather(next_q, 1, argmax(q(states), 1, /*keepdim=*/true)), 1);
+    } else {
+      best = max(next_q, {1});
+    }
+    const Tensor rewards = Tensor::empty({b}, states.dtype(), d), terminals = Tensor::empty({b}, states.dtype(), d);
+    target = rewards + add(neg(terminals), 1.0) * (best * std::pow(c.discount, c.n_step));
+  }
+  Tensor qs;
+  {
+    ModuleScope scope("q_net");
+    qs = q(states);
+  }
+  const Tensor qa = c.fathom_q_select
+                        ? max(qs * Tensor::empty({b, rl::kNumActions}, states.dtype(), d), {1})
+                        : squeeze(gather(qs, 1, unsqueeze(Tensor::empty({b}, DType::i64, d), 1)), 1);
+  return rl::huber_loss(target - qa, c.clip_delta, c.sum_loss);
+}
+
+}  // namespace
+
 void register_deepq() {
   register_model(
       ModelInfo{.name = "deepq",
@@ -389,7 +430,8 @@ void register_deepq() {
                 .default_batch = 32,
                 .optimizer = "rmsprop",
                 .lr = 2.5e-4,
-                .in_suite = true},
+                .in_suite = true,
+                .step_loss = dqn_step_loss},
       [](const std::string& variant) { return rl::build_dqn(variant); },
       [](const ModelInfo& info, const WorkloadOptions& o) -> std::unique_ptr<Workload> {
         return std::make_unique<DeepqWorkload>(info, o);
