@@ -50,6 +50,7 @@ std::map<std::string, Entry>& table(std::unique_lock<std::recursive_mutex>& lock
     register_residual();
     register_autoenc();
     register_deepq();
+    register_memnet();
   }
   return table_unlocked();
 }

@@ -17,5 +17,6 @@ void register_vgg();       // vgg.cpp: 12-conv VGG (fathom), VGG-16 (modern)
 void register_residual();  // residual.cpp: 56x56 ResNet (fathom), ResNet-50 (modern)
 void register_autoenc();   // autoenc.cpp: VAE, with its own workload
 void register_deepq();     // deepq.cpp: Nature DQN on a Breakout-like game
+void register_memnet();    // memnet.cpp: end-to-end memory network on bAbI task 1
 
 }  // namespace plumb::models
