@@ -47,6 +47,9 @@ using VjpFn = std::function<std::vector<Tensor>(const VjpArgs&)>;
 using DecomposeFn = std::function<std::vector<Tensor>(std::span<const Tensor>, const Attrs&)>;
 // View ops produce an output that aliases the input's storage instead of running a kernel.
 using ViewFn = std::function<Tensor(const Tensor& input, const TensorSpec& out, const Attrs&)>;
+// Multi-output view ops (split): one output aliasing the input per spec.
+using MultiViewFn =
+    std::function<std::vector<Tensor>(const Tensor& input, std::span<const TensorSpec> out, const Attrs&)>;
 
 struct OpDef {
   std::string name;
@@ -60,12 +63,13 @@ struct OpDef {
   bool differentiable = false;
   DecomposeFn decompose;  // set for composites only
   ViewFn view;            // set for view ops only
+  MultiViewFn views;      // set for multi-output view ops only (instead of view)
   int key_input = 0;      // which input's dtype selects the kernel; -1 = first output
   std::string doc;        // one line for `plumb ops`
   int id = -1;            // assigned by the registry
 
   bool is_composite() const { return static_cast<bool>(decompose); }
-  bool is_view() const { return static_cast<bool>(view); }
+  bool is_view() const { return static_cast<bool>(view) || static_cast<bool>(views); }
 };
 
 class Dispatcher;

@@ -94,6 +94,13 @@ struct SliceAttrs : AttrsOf<SliceAttrs> {  // Python-style bounds, clamped; step
   template <class F> void fields(F&& f) { f("axis", axis); f("start", start); f("stop", stop); f("step", step); }
 };
 
+// split: consecutive pieces of `sizes` along `axis`; the sizes sum to the axis length.
+struct SplitAttrs : AttrsOf<SplitAttrs> {
+  int64_t axis = 0;
+  std::vector<int64_t> sizes;
+  template <class F> void fields(F&& f) { f("axis", axis); f("sizes", sizes); }
+};
+
 // Constant padding; pads = [begin_0, ..., begin_{r-1}, end_0, ..., end_{r-1}] as in ONNX.
 struct PadAttrs : AttrsOf<PadAttrs> {
   std::vector<int64_t> pads;

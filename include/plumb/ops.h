@@ -93,6 +93,9 @@ Tensor transpose(const Tensor& x, int64_t a, int64_t b);     // permute swapping
 Tensor expand(const Tensor& x, Shape shape);                  // view with zero strides
 Tensor slice(const Tensor& x, int64_t axis, int64_t start, int64_t stop, int64_t step = 1);  // view
 Tensor concat(const std::vector<Tensor>& xs, int64_t axis);
+// Views of consecutive pieces along `axis` (sizes >= 0, summing to its length); the gradient is one concat.
+std::vector<Tensor> split(const Tensor& x, int64_t axis, std::vector<int64_t> sizes);
+std::vector<Tensor> unbind(const Tensor& x, int64_t axis);  // split into size-1 pieces, each squeezed
 Tensor pad(const Tensor& x, std::vector<int64_t> pads, double value = 0);  // ONNX pads layout
 Tensor contiguous(const Tensor& x);  // returns x itself when already contiguous
 Tensor copy(const Tensor& x);        // always a new contiguous tensor

@@ -333,7 +333,10 @@ std::vector<Tensor> dispatch(const OpDef& op, std::span<const Tensor> inputs, co
     if (t_cost_probe) *t_cost_probe += op_cost(op, in_specs, out_specs, attrs);
   } else if (op.is_view()) {
     if (observed) timing.start = now_ns();
-    outputs.push_back(op.view(inputs[0], out_specs[0], attrs));
+    if (op.views)
+      outputs = op.views(inputs[0], out_specs, attrs);
+    else
+      outputs.push_back(op.view(inputs[0], out_specs[0], attrs));
     if (observed) timing.end = now_ns();
   } else {
     if (!kernel) no_kernel(op, device, key_dtype);

@@ -1,6 +1,10 @@
-// Conformance cases for the movement ops: reshape, permute, expand, slice, copy, concat, pad.
+// Conformance cases for the movement ops: reshape, permute, expand, slice, split, copy, concat, pad.
 // Costs are counted element by element for the inputs cast to f32 (4 bytes per element).
+#include <map>
+
 #include "harness.h"
+#include "plumb/autograd.h"
+#include "test_util.h"
 
 namespace plumb::testing {
 
@@ -106,6 +110,22 @@ PLUMB_OP_CASES(slice) {
   };
 }
 
+PLUMB_OP_CASES(split) {
+  auto split_attrs = [](int64_t axis, std::vector<int64_t> sizes) {
+    SplitAttrs a;
+    a.axis = axis;
+    a.sizes = std::move(sizes);
+    return attrs(a);
+  };
+  return {
+      view_case("rows", rand_f64({5, 3}, 301), split_attrs(0, {2, 1, 2})),
+      view_case("columns, negative axis", rand_f64({3, 6}, 302), split_attrs(-1, {1, 4, 1})),
+      view_case("middle axis into ones", rand_f64({2, 4, 3}, 303), split_attrs(1, {1, 1, 1, 1})),
+      view_case("empty pieces", rand_f64({2, 5}, 304), split_attrs(1, {0, 3, 0, 2})),
+      view_case("one piece", rand_f64({4}, 305), split_attrs(0, {4})),
+  };
+}
+
 PLUMB_OP_CASES(copy) {
   auto copy_case = [](std::string label, Tensor x) {
     OpCase c;
@@ -166,6 +186,97 @@ PLUMB_OP_CASES(pad) {
       pad_case("no padding", rand_f64({2, 2}, 65), {0, 0, 0, 0}, 3),
       pad_case("0-d", rand_f64({}, 66), {}, 0),
   };
+}
+
+namespace {
+
+using test_util::error_of;
+using test_util::iota;
+using test_util::values;
+
+struct BackwardOps : DispatchObserver {
+  std::map<std::string, int> count;
+  void on_op(const OpEvent& e) override {
+    if (e.phase == Phase::backward) count[e.op->name]++;
+  }
+};
+
+}  // namespace
+
+TEST(Split, PiecesAreViewsOfTheInput) {
+  const Tensor x = iota({3, 4});
+  const std::vector<Tensor> p = split(x, 1, {1, 3});
+  ASSERT_EQ(p.size(), 2u);
+  EXPECT_TRUE(p[0].same_storage(x));
+  EXPECT_TRUE(p[1].same_storage(x));
+  EXPECT_EQ(p[1].shape(), (Shape{3, 3}));
+  EXPECT_EQ(values(p[0]), (std::vector<double>{0, 4, 8}));
+  EXPECT_EQ(values(p[1]), (std::vector<double>{1, 2, 3, 5, 6, 7, 9, 10, 11}));
+  // A transposed input stays a view too.
+  const std::vector<Tensor> q = split(transpose(x, 0, 1), 0, {2, 2});
+  EXPECT_TRUE(q[1].same_storage(x));
+  EXPECT_EQ(values(q[1]), (std::vector<double>{2, 6, 10, 3, 7, 11}));
+  EXPECT_TRUE(op_def("split").is_view());
+}
+
+TEST(Split, UnbindSqueezesEachStep) {
+  const Tensor x = iota({3, 2, 2});
+  const std::vector<Tensor> steps = unbind(x, 0);
+  ASSERT_EQ(steps.size(), 3u);
+  EXPECT_EQ(steps[2].shape(), (Shape{2, 2}));
+  EXPECT_EQ(values(steps[2]), (std::vector<double>{8, 9, 10, 11}));
+  const std::vector<Tensor> cols = unbind(x, -1);
+  ASSERT_EQ(cols.size(), 2u);
+  EXPECT_EQ(values(cols[1]), (std::vector<double>{1, 3, 5, 7, 9, 11}));
+}
+
+TEST(Split, Errors) {
+  EXPECT_EQ(error_of([] { split(iota({2, 5}), 1, {2, 2}); }),
+            "split: sizes [2, 2] sum to 4 but axis 1 of input (2, 5) has length 5");
+  EXPECT_EQ(error_of([] { split(iota({2, 5}), 1, {6, -1}); }),
+            "split: size -1 (entry 1 of [6, -1]) is negative");
+  EXPECT_EQ(error_of([] { split(iota({2, 5}), 2, {5}); }), "split: axis 2 is out of range for rank 2");
+  EXPECT_EQ(error_of([] { split(iota({}), 0, {}); }), "split: input must have rank >= 1, got a 0-d input");
+  EXPECT_EQ(error_of([] { unbind(iota({2}), -2); }), "unbind: axis -2 is out of range for rank 1");
+}
+
+// Only some pieces reach the loss: the others' gradient is zero, and the whole backward of the
+// split is one concat (no pad, no add), checked against central differences in f64.
+TEST(Split, GradientWithPiecesThatGetNone) {
+  Tensor x = rand_f64({4, 7}, 310);
+  x.set_requires_grad(true);
+  const Tensor w1 = rand_f64({4, 3}, 311), w3 = rand_f64({4, 1}, 312);
+  auto loss_of = [&](const Tensor& in) {
+    const std::vector<Tensor> p = split(in, 1, {2, 3, 1, 1});
+    return add(sum(mul(p[1], w1)), sum(mul(p[3], w3)));
+  };
+  BackwardOps ops;
+  Tensor g;
+  {
+    ObserverScope scope(&ops);
+    g = grad({loss_of(x)}, {x})[0];
+  }
+  EXPECT_EQ(ops.count["concat"], 1);
+  EXPECT_EQ(ops.count["pad"], 0);
+  EXPECT_EQ(ops.count["add"], 0);
+  const std::vector<double> gv = values(g), w1v = values(w1), w3v = values(w3);
+  for (int64_t r = 0; r < 4; ++r) {
+    for (int64_t c = 0; c < 7; ++c) {
+      const double want = c >= 2 && c < 5 ? w1v[r * 3 + (c - 2)] : c == 6 ? w3v[r] : 0.0;
+      EXPECT_EQ(gv[r * 7 + c], want) << "row " << r << " col " << c;
+    }
+  }
+  NoGradScope no_grad;
+  const double h = 1e-6;
+  const std::vector<double> xv = values(x);
+  for (int64_t i = 0; i < 28; ++i) {
+    std::vector<double> plus = xv, minus = xv;
+    plus[i] += h;
+    minus[i] -= h;
+    const double numeric = (values(loss_of(Tensor::from_vector(plus, {4, 7})))[0] -
+                            values(loss_of(Tensor::from_vector(minus, {4, 7})))[0]) / (2 * h);
+    EXPECT_NEAR(gv[i], numeric, 1e-6) << "element " << i;
+  }
 }
 
 }  // namespace plumb::testing

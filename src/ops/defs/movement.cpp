@@ -1,5 +1,5 @@
-// Movement ops: the views (reshape, permute, expand, slice), copy, concat and pad, plus the helpers
-// transpose, squeeze, unsqueeze, flatten and contiguous composed from them.
+// Movement ops: the views (reshape, permute, expand, slice, split), copy, concat and pad, plus the helpers
+// transpose, squeeze, unsqueeze, unbind, flatten and contiguous composed from them.
 #include <algorithm>
 #include <optional>
 #include <string>
@@ -163,6 +163,30 @@ Cost copy_cost(std::span<const TensorSpec> in, std::span<const TensorSpec> out, 
 
 std::vector<TensorSpec> same_spec(std::span<const TensorSpec> in, const Attrs&) { return {in[0]}; }
 
+// split: every piece has the input's shape but sizes[i] on the axis.
+std::vector<TensorSpec> split_infer(std::span<const TensorSpec> in, const Attrs& attrs) {
+  const auto& a = attrs_as<SplitAttrs>(attrs);
+  const Shape& s = in[0].shape;
+  if (s.empty()) fail("split: input must have rank >= 1, got a 0-d input");
+  const int64_t axis = normalize_axis(a.axis, static_cast<int64_t>(s.size()), "split");
+  int64_t total = 0;
+  for (size_t i = 0; i < a.sizes.size(); ++i) {
+    if (a.sizes[i] < 0) fail("split: size ", a.sizes[i], " (entry ", i, " of ", list_str(a.sizes), ") is negative");
+    total += a.sizes[i];
+  }
+  if (total != s[axis])
+    fail("split: sizes ", list_str(a.sizes), " sum to ", total, " but axis ", axis, " of input ", shape_str(s),
+         " has length ", s[axis]);
+  std::vector<TensorSpec> out;
+  out.reserve(a.sizes.size());
+  for (int64_t len : a.sizes) {
+    Shape piece = s;
+    piece[axis] = len;
+    out.push_back({piece, in[0].dtype, in[0].device});
+  }
+  return out;
+}
+
 std::vector<TensorSpec> concat_infer(std::span<const TensorSpec> in, const Attrs& attrs) {
   const TensorSpec& first = in[0];
   const int64_t rank = static_cast<int64_t>(first.shape.size());
@@ -256,6 +280,22 @@ Tensor concat(const std::vector<Tensor>& xs, int64_t axis) {
   AxisAttrs a;
   a.axis = axis;
   return dispatch1(PLUMB_OP("concat"), xs, a);
+}
+
+std::vector<Tensor> split(const Tensor& x, int64_t axis, std::vector<int64_t> sizes) {
+  SplitAttrs a;
+  a.axis = axis;
+  a.sizes = std::move(sizes);
+  const Tensor in[] = {x};
+  return dispatch(PLUMB_OP("split"), in, a);
+}
+
+std::vector<Tensor> unbind(const Tensor& x, int64_t axis) {
+  if (x.dim() == 0) fail("unbind: input must have rank >= 1, got a 0-d input");
+  const int64_t a = normalize_axis(axis, x.dim(), "unbind");
+  std::vector<Tensor> parts = split(x, a, std::vector<int64_t>(static_cast<size_t>(x.shape()[a]), 1));
+  for (Tensor& p : parts) p = squeeze(p, a);
+  return parts;
 }
 
 Tensor pad(const Tensor& x, std::vector<int64_t> pads, double value) {
@@ -421,6 +461,41 @@ void register_movement_ops() {
             return Tensor::view_of(x, out.shape, strides, offset);
           },
       .doc = "view of x[start:stop:step] along one axis (Python bounds, clamped; step > 0)",
+  });
+
+  register_op(OpDef{
+      .name = "split",
+      .op_class = OpClass::movement,
+      .min_inputs = 1,
+      .max_inputs = 1,
+      .make_attrs = attrs_factory<SplitAttrs>(),
+      .infer = split_infer,
+      .cost = no_cost,
+      // One concat, not one pad per piece: the engine hands zeros for pieces that got no gradient.
+      .vjp =
+          [](const VjpArgs& a) -> std::vector<Tensor> {
+            const Tensor& x = a.inputs[0];
+            const int64_t axis = normalize_axis(attrs_as<SplitAttrs>(a.attrs).axis, x.dim(), "split");
+            if (a.grad_outputs.empty()) return {Tensor::zeros(x.shape(), x.dtype(), x.device())};
+            return {concat(std::vector<Tensor>(a.grad_outputs.begin(), a.grad_outputs.end()), axis)};
+          },
+      .differentiable = true,
+      .views =
+          [](const Tensor& x, std::span<const TensorSpec> out, const Attrs& attrs) {
+            const auto& a = attrs_as<SplitAttrs>(attrs);
+            const int64_t axis = normalize_axis(a.axis, x.dim(), "split");
+            std::vector<Tensor> pieces;
+            pieces.reserve(out.size());
+            int64_t start = 0;
+            for (size_t i = 0; i < out.size(); ++i) {
+              const int64_t len = a.sizes[i];
+              const int64_t offset = x.offset() + (len > 0 ? start * x.strides()[axis] : 0);
+              pieces.push_back(Tensor::view_of(x, out[i].shape, x.strides(), offset));
+              start += len;
+            }
+            return pieces;
+          },
+      .doc = "views of consecutive pieces of x along one axis (sizes sum to its length); vjp is one concat",
   });
 
   register_op(OpDef{
