@@ -51,6 +51,7 @@ std::map<std::string, Entry>& table(std::unique_lock<std::recursive_mutex>& lock
     register_autoenc();
     register_deepq();
     register_memnet();
+    register_seq2seq();
   }
   return table_unlocked();
 }
