@@ -52,6 +52,7 @@ std::map<std::string, Entry>& table(std::unique_lock<std::recursive_mutex>& lock
     register_deepq();
     register_memnet();
     register_seq2seq();
+    register_speech();
   }
   return table_unlocked();
 }

@@ -19,5 +19,6 @@ void register_autoenc();   // autoenc.cpp: VAE, with its own workload
 void register_deepq();     // deepq.cpp: Nature DQN on a Breakout-like game
 void register_memnet();    // memnet.cpp: end-to-end memory network on bAbI task 1
 void register_seq2seq();   // seq2seq.cpp: LSTM encoder-decoder with attention
+void register_speech();    // speech.cpp: Deep-Speech-style CTC model
 
 }  // namespace plumb::models
