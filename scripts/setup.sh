@@ -18,6 +18,8 @@ packages=(
   python3 python3-torch python3-numpy
   # data for the workloads
   dataset-fashion-mnist
+  # speech: the generated corpus is spoken by eSpeak NG
+  espeak-ng
   # the report test renders the page in headless Chromium; fonts for its screenshot
   chromium fonts-dejavu-core fonts-liberation2
 )
