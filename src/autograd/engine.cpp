@@ -58,6 +58,9 @@ Tensor accumulate(const Tensor& acc, const Tensor& g) { return acc.defined() ? a
 // Runs the engine from roots; returns grads for `capture` (keyed by impl) instead of accumulating when set.
 void run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& root_grads, bool retain_graph,
                   const std::vector<Tensor>* capture, std::vector<Tensor>* captured) {
+  // Everything the engine dispatches is backward work: vjps, gradient accumulation, zero gradients
+  // for unused outputs, casts to a leaf's dtype.
+  PhaseScope backward_phase(Phase::backward);
   std::unordered_map<Node*, int> deps;
   std::vector<Node*> stack;
   std::unordered_map<Node*, std::vector<Tensor>> buffers;
@@ -111,6 +114,8 @@ void run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& r
   while (!ready.empty()) {
     Node* n = ready.top();
     ready.pop();
+    // This node's work, and the accumulation of the gradients it gives, belong to its forward op.
+    PhaseScope phase(Phase::backward, n->seq);
     if (n->released)
       fail("backward: the graph through '", n->op->name,
            "' was already freed; call backward with retain_graph=true to run it twice");
@@ -120,7 +125,6 @@ void run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& r
       if (!grads[i].defined()) grads[i] = Tensor::zeros(n->outputs[i].shape(), n->outputs[i].dtype(), n->outputs[i].device());
     std::vector<Tensor> input_grads;
     {
-      PhaseScope phase(Phase::backward, n->seq);
       VjpArgs args{n->inputs, n->outputs, grads, *n->attrs, n->needs_grad};
       input_grads = n->op->vjp(args);
     }

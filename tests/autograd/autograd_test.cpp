@@ -155,6 +155,21 @@ TEST(Autograd, BackwardOpsAreTaggedWithPhaseAndForwardOp) {
   EXPECT_GT(linked_to_exp, 0) << "the exp vjp's ops point back at exp";
 }
 
+TEST(Autograd, GradientAccumulationIsBackwardWork) {
+  Tensor x = vec({1, 2});
+  x.set_requires_grad(true);
+  Recorder rec;
+  {
+    ObserverScope scope(&rec);
+    backward(sum(mul(exp(x), exp(x))));  // x feeds two exps: the engine adds their gradients
+  }
+  int forward_adds = 0, backward_adds = 0;
+  for (const auto& r : rec.rows)
+    if (r.name == "add") (r.phase == Phase::forward ? forward_adds : backward_adds)++;
+  EXPECT_EQ(forward_adds, 0) << "no add runs in the forward pass";
+  EXPECT_GE(backward_adds, 1);
+}
+
 TEST(Autograd, MetaDeviceRunsBackwardWithoutData) {
   const auto before = allocator_for(kCPU).stats().live_bytes;
   Tensor w = Tensor::empty({64, 32}, DType::f32, kMeta);
