@@ -50,20 +50,26 @@ void build(LstmPrimitives& p, int64_t t, int64_t n, int64_t i, int64_t h) {
   p.to_w_iter = dnnl::reorder(dnnl::reorder::primitive_desc(eng, p.user_w_iter, eng, p.w_iter));
 }
 
-const LstmPrimitives& primitives(int64_t t, int64_t n, int64_t i, int64_t h) {
+// Primitives built once per (T, N, I, H) and kept for the process; `what` names the op in errors.
+template <class P, class Build>
+const P& cached(const char* what, int64_t t, int64_t n, int64_t i, int64_t h, Build build) {
   static std::mutex mu;
-  static std::unordered_map<std::vector<int64_t>, LstmPrimitives, KeyHash> cache;
+  static std::unordered_map<std::vector<int64_t>, P, KeyHash> cache;
   std::vector<int64_t> key{t, n, i, h};
   std::lock_guard lock(mu);
   auto it = cache.find(key);
   if (it != cache.end()) return it->second;
-  LstmPrimitives p;
+  P p;
   try {
     build(p, t, n, i, h);
   } catch (const dnnl::error& e) {
-    fail("lstm_layer: oneDNN could not build an LSTM for T=", t, " N=", n, " I=", i, " H=", h, ": ", e.what());
+    fail(what, ": oneDNN could not build an LSTM for T=", t, " N=", n, " I=", i, " H=", h, ": ", e.what());
   }
   return cache.emplace(std::move(key), std::move(p)).first->second;
+}
+
+const LstmPrimitives& primitives(int64_t t, int64_t n, int64_t i, int64_t h) {
+  return cached<LstmPrimitives>("lstm_layer", t, n, i, h, build);
 }
 
 struct LstmBackwardPrimitives {
@@ -113,20 +119,7 @@ void build_backward(LstmBackwardPrimitives& b, int64_t t, int64_t n, int64_t i, 
 }
 
 const LstmBackwardPrimitives& backward_primitives(int64_t t, int64_t n, int64_t i, int64_t h) {
-  static std::mutex mu;
-  static std::unordered_map<std::vector<int64_t>, LstmBackwardPrimitives, KeyHash> cache;
-  std::vector<int64_t> key{t, n, i, h};
-  std::lock_guard lock(mu);
-  auto it = cache.find(key);
-  if (it != cache.end()) return it->second;
-  LstmBackwardPrimitives b;
-  try {
-    build_backward(b, t, n, i, h);
-  } catch (const dnnl::error& e) {
-    fail("lstm_layer_backward: oneDNN could not build an LSTM for T=", t, " N=", n, " I=", i, " H=", h, ": ",
-         e.what());
-  }
-  return cache.emplace(std::move(key), std::move(b)).first->second;
+  return cached<LstmBackwardPrimitives>("lstm_layer_backward", t, n, i, h, build_backward);
 }
 
 // A buffer of `md`'s size from plumb's allocator, so the memory studies see it.
