@@ -1,6 +1,7 @@
 // bAbI task files: reader, tokenizer, vocabulary, vectorization and a task-1-style generator
 // (include/plumb/babi.h; format in docs/memnet.md).
 #include "plumb/babi.h"
+#include "plumb/cache.h"
 
 #include <unistd.h>
 
@@ -78,11 +79,6 @@ void write_file_atomically(const fs::path& path, const std::string& text) {
     fs::remove(tmp, ec);
     fail("babi: cannot rename '", tmp.string(), "' to '", path.string(), "'");
   }
-}
-
-const char* env(const char* name) {
-  const char* v = std::getenv(name);
-  return v != nullptr && *v != '\0' ? v : nullptr;
 }
 
 // A uniform integer stream from Philox, keyed by (seed, stream).
@@ -391,7 +387,7 @@ TaskFiles write_task1(const std::string& dir, const GeneratorOptions& o) {
 }
 
 TaskFiles default_task1_files() {
-  if (const char* dir = env("PLUMB_BABI_DIR")) {
+  if (const char* dir = env_value("PLUMB_BABI_DIR")) {
     try {
       return find_task_files(dir, 1);
     } catch (const Error& e) {
@@ -399,9 +395,7 @@ TaskFiles default_task1_files() {
     }
   }
   std::vector<fs::path> roots;
-  if (const char* d = env("PLUMB_CACHE_DIR")) roots.emplace_back(d);
-  if (const char* d = env("XDG_CACHE_HOME")) roots.push_back(fs::path(d) / "plumb");
-  if (const char* d = env("HOME")) roots.push_back(fs::path(d) / ".cache" / "plumb");
+  for (const std::string& r : cache_roots()) roots.emplace_back(r);
   std::error_code ec;
   const fs::path tmp = fs::temp_directory_path(ec);
   if (!ec) roots.push_back(tmp / "plumb");

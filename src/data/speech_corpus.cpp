@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "plumb/audio.h"
+#include "plumb/cache.h"
 #include "plumb/error.h"
 #include "plumb/random.h"
 
@@ -163,11 +164,6 @@ std::vector<Utterance> generate_into(const fs::path& staging, const CorpusOption
   return out;
 }
 
-const char* env(const char* name) {
-  const char* v = std::getenv(name);
-  return v && *v ? v : nullptr;
-}
-
 }  // namespace
 
 std::vector<Utterance> generate_corpus(const std::string& dir, const CorpusOptions& o) {
@@ -218,12 +214,7 @@ std::vector<Utterance> read_manifest(const std::string& path) {
   return out;
 }
 
-std::string speech_cache_dir() {
-  if (const char* d = env("PLUMB_CACHE_DIR")) return (fs::path(d) / "speech").string();
-  if (const char* d = env("XDG_CACHE_HOME")) return (fs::path(d) / "plumb" / "speech").string();
-  if (const char* d = env("HOME")) return (fs::path(d) / ".cache" / "plumb" / "speech").string();
-  fail("speech corpus: no cache directory: set PLUMB_CACHE_DIR, XDG_CACHE_HOME or HOME");
-}
+std::string speech_cache_dir() { return cache_path("speech", "speech corpus"); }
 
 std::vector<Utterance> cached_corpus(const CorpusOptions& o) {
   check_options(o);

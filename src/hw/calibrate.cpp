@@ -24,6 +24,7 @@
 #include "plumb/ops.h"
 #include "plumb/tensor.h"
 #include "plumb/thread_pool.h"
+#include "plumb/cache.h"
 
 namespace plumb::hw {
 
@@ -192,11 +193,6 @@ void write_cache(const std::string& path, const std::vector<Calibration>& entrie
   }
 }
 
-const char* env(const char* name) {
-  const char* v = std::getenv(name);
-  return v != nullptr && *v != '\0' ? v : nullptr;
-}
-
 }  // namespace
 
 std::string host_cpu_name() {
@@ -240,14 +236,7 @@ Calibration calibrate(int threads, const CalibrationSizes& sizes) {
 
 Calibration calibrate(int threads) { return calibrate(threads, CalibrationSizes{}); }
 
-std::string calibration_path() {
-  if (const char* d = env("PLUMB_CACHE_DIR")) return (std::filesystem::path(d) / "calibration.json").string();
-  if (const char* d = env("XDG_CACHE_HOME"))
-    return (std::filesystem::path(d) / "plumb" / "calibration.json").string();
-  if (const char* d = env("HOME"))
-    return (std::filesystem::path(d) / ".cache" / "plumb" / "calibration.json").string();
-  fail("calibrate: no cache directory: set PLUMB_CACHE_DIR, XDG_CACHE_HOME or HOME");
-}
+std::string calibration_path() { return cache_path("calibration.json", "calibrate"); }
 
 std::optional<Calibration> load_calibration(int threads) {
   const std::string host = host_cpu_name();

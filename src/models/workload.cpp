@@ -2,10 +2,14 @@
 // backward -> optimizer update; an inference step is batch -> forward with gradients off.
 #include "plumb/workload.h"
 
+#include <unistd.h>
+
+#include <filesystem>
 #include <sstream>
 #include <vector>
 
 #include "plumb/autograd.h"
+#include "plumb/cache.h"
 #include "plumb/data.h"
 #include "plumb/dispatch.h"
 #include "plumb/error.h"
@@ -53,13 +57,39 @@ class SyntheticBatches final : public BatchSource {
   Batch batch_;
 };
 
+// The shards the ImageNet workloads read with "dataset" data: $PLUMB_IMAGENET_DIR, else synthetic
+// shards generated once into plumb's cache (the real set is not obtainable here; docs/workloads.md),
+// written to a temporary directory and renamed, so a reader never sees a partial set.
+std::string imagenet_dir(int64_t num_classes) {
+  namespace fs = std::filesystem;
+  if (const char* d = env_value("PLUMB_IMAGENET_DIR")) return d;
+  const fs::path dir = cache_path("imagenet-synthetic-v1", "imagenet");
+  std::error_code ec;
+  if (fs::exists(dir, ec)) return dir.string();
+  const fs::path tmp = dir.string() + ".tmp-" + std::to_string(::getpid());
+  fs::remove_all(tmp, ec);
+  write_synthetic_imagenet(tmp.string(), {.images = 256, .per_shard = 128, .num_classes = num_classes});
+  fs::rename(tmp, dir, ec);
+  if (ec) {  // another process may have won the race; its set is the same
+    std::error_code ignored;
+    fs::remove_all(tmp, ignored);
+    if (!fs::exists(dir, ignored)) fail("imagenet: cannot move generated shards to ", dir.string(), ": ", ec.message());
+  }
+  return dir.string();
+}
+
+std::shared_ptr<const Dataset> dataset_of(const ModelInfo& info) {
+  if (info.dataset == "fashion-mnist")
+    return std::make_shared<FashionMnist>(Split::train, kFashionMnistDefaultDir, true);
+  // Labels below num_classes (1000) are valid for both the 1001-way fathom and 1000-way modern heads.
+  if (info.dataset == "imagenet") return imagenet_shards(imagenet_dir(info.num_classes), info.num_classes);
+  fail("workload '", info.name, "': no dataset reader for '", info.dataset, "' (use --data synthetic)");
+}
+
 class DatasetBatches final : public BatchSource {
  public:
   DatasetBatches(const ModelInfo& info, int64_t batch, uint64_t seed) {
-    if (info.dataset != "fashion-mnist")
-      fail("workload '", info.name, "': no dataset reader for '", info.dataset, "' (use --data synthetic)");
-    loader_ = std::make_unique<DataLoader>(std::make_shared<FashionMnist>(Split::train, kFashionMnistDefaultDir, true),
-                                           batch, /*shuffle=*/true, seed, /*drop_last=*/true);
+    loader_ = std::make_unique<DataLoader>(dataset_of(info), batch, /*shuffle=*/true, seed, /*drop_last=*/true);
     loader_->start_epoch(epoch_);
   }
   Batch next() override { return next_batch_cycling(*loader_, epoch_); }

@@ -3,8 +3,14 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <cstdlib>
+#include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
+
+#include "common/temp_dir.h"
+#include "plumb/data.h"
 
 #include "plumb/dispatch.h"
 #include "plumb/error.h"
@@ -140,6 +146,63 @@ TEST(ModelRegistry, FixedHeadsRefuseAnotherClassCount) {
   }
   EXPECT_NO_THROW(models::build_model("mlp", models::BuildOptions{.num_classes = 10}));  // its own count is fine
   EXPECT_THROW(models::build_model("residual", models::BuildOptions{.variant = "modern", .num_classes = -1}), Error);
+}
+
+}  // namespace
+}  // namespace plumb
+
+namespace plumb {
+namespace {
+
+// Sets an environment variable for the scope of a test.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const std::string& value) : name_(name) {
+    if (const char* old = std::getenv(name)) old_ = old;
+    ::setenv(name, value.c_str(), 1);
+  }
+  ~ScopedEnv() {
+    if (old_) ::setenv(name_, old_->c_str(), 1);
+    else ::unsetenv(name_);
+  }
+
+ private:
+  const char* name_;
+  std::optional<std::string> old_;
+};
+
+class ImagenetWorkload : public testing::TempDirTest {};
+
+TEST_F(ImagenetWorkload, DatasetDataReadsShardsFromPlumbImagenetDir) {
+  write_synthetic_imagenet(dir_.string(), {.images = 4, .per_shard = 2, .num_classes = 1000});
+  ScopedEnv shards("PLUMB_IMAGENET_DIR", dir_.string());
+  auto w = models::make_workload("alexnet", {.mode = Mode::infer, .batch = 2, .data = "dataset"});
+  EXPECT_EQ(w->data(), "imagenet");
+  w->step();
+  w->step();  // a second batch, then the loader wraps to the next epoch
+  w->step();
+}
+
+TEST_F(ImagenetWorkload, GeneratesAndCachesShardsWhenNoneAreGiven) {
+  ScopedEnv no_shards("PLUMB_IMAGENET_DIR", "");
+  ScopedEnv cache("PLUMB_CACHE_DIR", dir_.string());
+  auto w = models::make_workload("alexnet", {.mode = Mode::infer, .batch = 2, .data = "dataset"});
+  w->step();
+  const ImagenetShards cached((dir_ / "imagenet-synthetic-v1").string(), 1000);
+  EXPECT_EQ(cached.size(), 256);
+  EXPECT_EQ(cached.example_shape(), (Shape{3, 224, 224}));
+}
+
+TEST_F(ImagenetWorkload, ACorruptShardIsAClearError) {
+  write_synthetic_imagenet(dir_.string(), {.images = 2, .per_shard = 2, .num_classes = 1000});
+  std::filesystem::resize_file(dir_ / "shard-00000.npy", 1000);
+  ScopedEnv shards("PLUMB_IMAGENET_DIR", dir_.string());
+  try {
+    models::make_workload("alexnet", {.mode = Mode::infer, .batch = 2, .data = "dataset"});
+    ADD_FAILURE() << "no error for a truncated shard";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("shard-00000.npy"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace
