@@ -234,6 +234,8 @@ int run_train(const TrainArgs& a) {
     j["epochs"] = a.epochs;
     j["seconds"] = seconds;
     j["model"] = a.setup.model;
+    j["variant"] = a.setup.variant;
+    j["image_size"] = a.setup.image_size;
     j["optimizer"] = a.optimizer;
     j["lr"] = a.lr;
     j["batch"] = a.batch;
