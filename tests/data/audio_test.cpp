@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "../common/temp_dir.h"
+#include "common/error_of.h"
 #include "plumb/audio.h"
 #include "plumb/error.h"
 
@@ -39,14 +40,7 @@ std::vector<uint8_t> read_bytes(const std::string& path) {
   return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
+using testing::error_of;
 
 class Wav : public TempDirTest {};
 

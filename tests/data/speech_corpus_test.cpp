@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "../common/temp_dir.h"
+#include "common/error_of.h"
 #include "plumb/audio.h"
 #include "plumb/error.h"
 
@@ -21,14 +22,7 @@ namespace {
 namespace fs = std::filesystem;
 using testing::TempDirTest;
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
+using testing::error_of;
 
 class SpeechCorpus : public TempDirTest {};
 

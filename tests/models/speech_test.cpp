@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "common/error_of.h"
 #include "plumb/audio.h"
 #include "plumb/speech.h"
 #include "plumb/autograd.h"
@@ -37,14 +38,7 @@ std::shared_ptr<SpeechNet> build_meta(const std::string& variant) {
   return build_net(variant);
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
+using testing::error_of;
 
 // Fathom's executed path, 26 -> 1024 -> 1024 -> 1024 -> 62 with biases:
 //   26*1024 + 1024 = 27,648; 2 * (1024*1024 + 1024) = 2,099,200; 1024*62 + 62 = 63,550; sum 2,190,398.
