@@ -115,6 +115,13 @@ const ModelInfo& model_info(const std::string& name) {
   return find(table(lock), name).info;
 }
 
+ConfigurableBuilder imagenet_builder(HeadBuilder fathom, HeadBuilder modern) {
+  return [fathom, modern](const BuildOptions& o) {
+    return o.variant == "modern" ? modern(o.num_classes ? o.num_classes : 1000)
+                                 : fathom(o.num_classes ? o.num_classes : 1001);
+  };
+}
+
 std::shared_ptr<nn::Module> build_model(const std::string& name, const std::string& variant) {
   return build_model(name, BuildOptions{.variant = variant});
 }

@@ -164,10 +164,7 @@ void register_residual() {
                            .lr = 0.01,
                            .quick_batch = 2,
                            .in_suite = true},
-                 [](const BuildOptions& o) {
-                   return o.variant == "modern" ? build_modern(o.num_classes ? o.num_classes : 1000)
-                                                : build_fathom(o.num_classes ? o.num_classes : 1001);
-                 });
+                 imagenet_builder(build_fathom, build_modern));
 }
 
 }  // namespace plumb::models

@@ -2,6 +2,7 @@
 // The workloads of the zoo, one file each; registry.cpp calls these once, on first use of the
 // registry (explicit registration, so no static initializer order and no linker dropping a file).
 #include "plumb/data.h"
+#include "plumb/models.h"
 
 namespace plumb::models {
 
@@ -20,5 +21,10 @@ void register_deepq();     // deepq.cpp: Nature DQN on a Breakout-like game
 void register_memnet();    // memnet.cpp: end-to-end memory network on bAbI task 1
 void register_seq2seq();   // seq2seq.cpp: LSTM encoder-decoder with attention
 void register_speech();    // speech.cpp: Deep-Speech-style CTC model
+
+// The builder of an ImageNet CNN from its two variants' builders: the fathom head has 1001 outputs
+// (TF Inception's background class) and the modern head 1000, unless the options ask for others.
+using HeadBuilder = std::shared_ptr<nn::Module> (*)(int64_t classes);
+ConfigurableBuilder imagenet_builder(HeadBuilder fathom, HeadBuilder modern);
 
 }  // namespace plumb::models
