@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "common/tensor_checks.h"
 #include "plumb/autograd.h"
 #include "plumb/models.h"
 #include "plumb/nn/layers.h"
@@ -15,11 +16,7 @@
 namespace plumb {
 namespace {
 
-bool all_finite(const Tensor& t) {
-  for (float v : t.to_vector<float>())
-    if (!std::isfinite(v)) return false;
-  return true;
-}
+using testing::all_finite;
 
 // The modern variant on CPU: finite logits, and dropout acts in training mode (two passes differ).
 // The fathom variant is checked on the meta device: a CPU build spends seconds drawing its 58 M

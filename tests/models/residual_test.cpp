@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "common/tensor_checks.h"
 #include "plumb/autograd.h"
 #include "plumb/models.h"
 #include "plumb/nn/init.h"
@@ -18,11 +19,7 @@
 namespace plumb {
 namespace {
 
-bool all_finite(const Tensor& t) {
-  for (float v : t.to_vector<float>())
-    if (!std::isfinite(v)) return false;
-  return true;
-}
+using testing::all_finite;
 
 // Finite (2, 1001) logits; then a block with its last convolution zeroed returns its input, as a
 // Fathom block is x + relu(conv(...)) with no ReLU after the add.
