@@ -35,6 +35,9 @@ struct OpEvent {
   Cost cost;
   std::span<const std::string> regions;  // enclosing composites, outermost first
   std::span<const std::string> modules;  // enclosing module path, outermost first
+  // Dispatched from inside another op's call (the contiguous-input copies a kernel needs): part of
+  // that op, not a step of the program. Graph capture skips these; the profiler times them.
+  bool nested = false;
 };
 
 class DispatchObserver {
@@ -46,6 +49,10 @@ class DispatchObserver {
   // A module's forward begins or ends; `path` is the module path, outermost first, this module last.
   virtual void on_module_begin(std::span<const std::string> /*path*/, int64_t /*t_ns*/) {}
   virtual void on_module_end(std::span<const std::string> /*path*/, int64_t /*t_ns*/) {}
+  // A composite ran as its decomposition: its primitives were reported (inside its region, which has
+  // just ended); this reports the call itself, with its inputs, outputs and attributes, no kernel and
+  // no timing. Graph capture folds the primitives back into one node.
+  virtual void on_composite(const OpEvent& /*e*/) {}
 };
 
 // Observers (profiler, graph capture) attach process-wide. With none attached, the dispatcher's

@@ -31,6 +31,15 @@ thread_local Cost* t_cost_probe = nullptr;  // set while op_cost sums a composit
 thread_local int64_t t_nested_ns = 0;       // full call time of observed ops dispatched inside the current one
 
 thread_local int64_t t_observer_ns = 0;
+thread_local int t_op_depth = 0;  // > 0 while an op's contiguous-input copies or kernel run
+
+// Marks the calling thread as inside an op's call for as long as it lives.
+struct InsideOp {
+  InsideOp() { ++t_op_depth; }
+  ~InsideOp() { --t_op_depth; }
+  InsideOp(const InsideOp&) = delete;
+  InsideOp& operator=(const InsideOp&) = delete;
+};
 
 bool observing() { return g_observer_count.load(std::memory_order_relaxed) > 0 && !t_cost_probe; }
 
@@ -168,8 +177,32 @@ void notify(const OpDef& op, const Attrs& attrs, std::span<const Tensor> inputs,
   e.cost = event_cost(op, in_specs, out_specs, attrs);
   e.regions = t_regions;
   e.modules = t_modules;
+  e.nested = t_op_depth > 0;
   for_each_observer([&](DispatchObserver& o) { o.on_op(e); });
   t_observer_ns += now_ns() - t.call_end;
+}
+
+// A composite that ran as its decomposition: the call, for observers that fold it (graph capture).
+void notify_composite(const OpDef& op, const Attrs& attrs, std::span<const Tensor> inputs,
+                      std::span<const Tensor> outputs, uint64_t seq, std::span<const TensorSpec> in_specs) {
+  const int64_t t = now_ns();
+  OpEvent e;
+  e.op = &op;
+  e.attrs = &attrs;
+  e.inputs = inputs;
+  e.outputs = outputs;
+  e.seq = seq;
+  e.forward_seq = t_forward_seq;
+  e.phase = t_phase;
+  e.regions = t_regions;
+  e.modules = t_modules;
+  e.nested = t_op_depth > 0;
+  std::vector<TensorSpec> out_specs;
+  out_specs.reserve(outputs.size());
+  for (const Tensor& o : outputs) out_specs.push_back(o.spec());
+  e.cost = event_cost(op, in_specs, out_specs, attrs);
+  for_each_observer([&](DispatchObserver& o) { o.on_composite(e); });
+  t_observer_ns += now_ns() - t;
 }
 
 // Runs `f` on every observer and charges the time to this thread's observer clock; `t` is the
@@ -318,8 +351,14 @@ std::vector<Tensor> dispatch(const OpDef& op, std::span<const Tensor> inputs, co
   if (op.is_composite() &&
       (t_decompose || device.type == DeviceType::meta || !kernel || (record_tape && !op.vjp))) {
     if (observed) call.dissolve();
-    RegionScope region(op.name);
-    return op.decompose(inputs, attrs);
+    std::vector<Tensor> outputs;
+    {
+      RegionScope region(op.name);
+      outputs = op.decompose(inputs, attrs);
+    }
+    if (observed)
+      notify_composite(op, attrs, inputs, outputs, seq, in_specs);
+    return outputs;
   }
 
   // The kernel window: output allocation and the kernel (a view: the view call).
@@ -340,6 +379,7 @@ std::vector<Tensor> dispatch(const OpDef& op, std::span<const Tensor> inputs, co
     if (observed) timing.end = now_ns();
   } else {
     if (!kernel) no_kernel(op, device, key_dtype);
+    InsideOp inside;
     std::vector<Tensor> contiguous_inputs;
     std::span<const Tensor> kernel_inputs = inputs;
     if (!kernel->strided_inputs) {
