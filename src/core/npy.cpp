@@ -2,17 +2,14 @@
 // Format: https://numpy.org/doc/stable/reference/generated/numpy.lib.format.html
 #include "plumb/npy.h"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <bit>
-#include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <limits>
-#include <sstream>
 #include <string_view>
+
+#include "plumb/file_io.h"
 
 namespace plumb {
 
@@ -314,37 +311,8 @@ std::string serialize_npy(const Tensor& t) {
   return out;
 }
 
-Tensor read_npy(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail(path, ": cannot open: ", std::strerror(errno));
-  std::ostringstream buf;
-  buf << in.rdbuf();
-  if (in.bad()) fail(path, ": read error: ", std::strerror(errno));
-  return parse_npy(buf.str(), path);
-}
+Tensor read_npy(const std::string& path) { return parse_npy(read_file(path), path); }
 
-void write_npy(const std::string& path, const Tensor& t) {
-  const std::string bytes = serialize_npy(t);
-  // Write a sibling temp file and rename it over `path`, so a killed run never leaves half a file.
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (!f) fail(path, ": cannot write: ", std::strerror(errno));
-  bool ok = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size() && std::fflush(f) == 0 &&
-            ::fsync(::fileno(f)) == 0;
-  int err = ok ? 0 : errno;
-  if (std::fclose(f) != 0 && ok) {
-    ok = false;
-    err = errno;
-  }
-  if (!ok) {
-    std::remove(tmp.c_str());
-    fail(path, ": cannot write: ", std::strerror(err));
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int rename_err = errno;
-    std::remove(tmp.c_str());
-    fail(path, ": cannot rename the temporary file into place: ", std::strerror(rename_err));
-  }
-}
+void write_npy(const std::string& path, const Tensor& t) { write_file_atomic(path, serialize_npy(t)); }
 
 }  // namespace plumb
