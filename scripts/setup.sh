@@ -10,12 +10,16 @@ packages=(
   cmake ninja-build g++ ccache pkg-config make
   # libraries plumb links
   libopenblas-dev libdnnl-dev nlohmann-json3-dev libcli11-dev libfmt-dev zlib1g-dev
+  # ONNX import/export and its checker
+  libonnx-dev libprotobuf-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   # fuzz targets: clang with libFuzzer and the sanitizer runtimes
   clang libclang-rt-14-dev
   # golden tests run Debian's /usr/bin/python3 with PyTorch and NumPy
   python3 python3-torch python3-numpy
+  # ONNX conformance: the backend node-test generators, and vision models exported by PyTorch
+  python3-onnx python3-torchvision
   # data for the workloads
   dataset-fashion-mnist
   # speech: the generated corpus is spoken by eSpeak NG

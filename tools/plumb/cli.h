@@ -26,5 +26,6 @@ Run setup_profile(CLI::App& sub);
 Run setup_suite(CLI::App& sub);
 Run setup_report(CLI::App& sub);
 Run setup_calibrate(CLI::App& sub);
+Run setup_graph(CLI::App& sub);
 
 }  // namespace plumb::cli

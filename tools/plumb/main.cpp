@@ -26,6 +26,7 @@ const Command kCommands[] = {
     {"profile", "profile a workload op by op (Fathom protocol): top ops, coverage, JSON, CSV, trace", plumb::cli::setup_profile},
     {"report", "write the characterization report (self-contained HTML) from profile JSON files", plumb::cli::setup_report},
     {"calibrate", "measure this machine's peak sgemm GFLOP/s and memory bandwidth, cached for reports", plumb::cli::setup_calibrate},
+    {"graph", "capture a model's forward pass or training step as a graph: JSON and Graphviz DOT", plumb::cli::setup_graph},
 };
 
 // Every failure is one line on stderr, so scripts can grep it.
