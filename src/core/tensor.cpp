@@ -3,6 +3,7 @@
 #include <cstring>
 #include <limits>
 #include <sstream>
+#include <type_traits>
 
 #include "plumb/allocator.h"
 
@@ -193,7 +194,19 @@ template <class T>
 std::vector<T> Tensor::to_vector() const {
   const int64_t n = numel();
   std::vector<T> out(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) out[static_cast<size_t>(i)] = static_cast<T>(element_as_double(*this, i));
+  PLUMB_CHECK(!is_meta(), "tensor: a meta tensor has no values");
+  with_dtype(dtype(), [&](auto tag) {
+    using S = decltype(tag);
+    const S* base = static_cast<const S*>(storage()->data());
+    for (int64_t i = 0; i < n; ++i) {
+      const S v = base[strided_offset(*this, i)];
+      // Integers go straight across: through double, an i64 beyond 2^53 (INT64_MAX as "to the end") breaks.
+      if constexpr (std::is_integral_v<S> && std::is_integral_v<T>)
+        out[static_cast<size_t>(i)] = static_cast<T>(v);
+      else
+        out[static_cast<size_t>(i)] = static_cast<T>(convert_to_double(v));
+    }
+  });
   return out;
 }
 template std::vector<double> Tensor::to_vector() const;

@@ -3,10 +3,12 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
 #include <string>
 #include <vector>
 
 #include "plumb/allocator.h"
+#include "plumb/ops.h"
 
 namespace plumb {
 namespace {
@@ -162,6 +164,16 @@ TEST(TensorShape, OverflowingShapeIsAnError) {
 
 TEST(TensorShape, EmptyTensorsAreContiguous) {
   EXPECT_TRUE(Tensor::empty({2, 0, 3}).is_contiguous());
+}
+
+TEST(Tensor, ToVectorKeepsLargeIntegersExact) {
+  const int64_t big = std::numeric_limits<int64_t>::max(), odd = (int64_t{1} << 53) + 1;
+  const Tensor t = Tensor::from_vector<int64_t>({big, odd, -big}, {3});
+  const std::vector<int64_t> v = t.to_vector<int64_t>();
+  EXPECT_EQ(v, (std::vector<int64_t>{big, odd, -big}));
+  // Through a view (strided), and across integer widths.
+  EXPECT_EQ(slice(t, 0, 1, 3, 1).to_vector<int64_t>(), (std::vector<int64_t>{odd, -big}));
+  EXPECT_EQ(Tensor::from_vector<int32_t>({-7, 9}, {2}).to_vector<int64_t>(), (std::vector<int64_t>{-7, 9}));
 }
 
 }  // namespace
