@@ -27,5 +27,7 @@ Run setup_suite(CLI::App& sub);
 Run setup_report(CLI::App& sub);
 Run setup_calibrate(CLI::App& sub);
 Run setup_graph(CLI::App& sub);
+Run setup_export(CLI::App& sub);
+Run setup_run(CLI::App& sub);
 
 }  // namespace plumb::cli

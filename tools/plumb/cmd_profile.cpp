@@ -16,6 +16,7 @@
 #include "plumb/devices.h"
 #include "plumb/error.h"
 #include "plumb/nn/module.h"
+#include "plumb/onnx.h"
 #include "plumb/profile.h"
 #include "plumb/profile_analysis.h"
 #include "plumb/thread_pool.h"
@@ -28,7 +29,7 @@ namespace {
 struct ProfileArgs {
   std::string model, variant, mode = "train", data = "synthetic", output, trace, csv, device, sweep;
   int64_t batch = 0;
-  bool batch_given = false;
+  bool batch_given = false, mode_given = false;
   int steps = 12;
   int top = 15;
   uint64_t seed = 1;
@@ -119,13 +120,25 @@ int run_profile(const ProfileArgs& a) {
   const std::vector<int> sweep = a.sweep.empty() ? std::vector<int>{} : parse_sweep(a.sweep);
   const std::optional<profile::Roofs> roofs = pick_roofs(a.device);
 
-  models::WorkloadOptions o;
-  o.variant = a.variant;
-  o.mode = models::parse_mode(a.mode);
-  o.batch = a.batch;
-  o.seed = a.seed;
-  o.data = a.data;
-  std::unique_ptr<models::Workload> w = models::make_workload(a.model, o);
+  std::unique_ptr<models::Workload> w;
+  if (a.model.ends_with(".onnx")) {
+    // An ONNX model: imported once (--batch sets its symbolic dims), each step one inference.
+    if (a.mode_given && a.mode != "infer")
+      fail("--mode ", a.mode, ": ", a.model, " is an ONNX model, which plumb profiles in inference only (--mode infer)");
+    if (a.data != "synthetic") fail("--data ", a.data, ": an ONNX model runs on synthetic inputs only");
+    if (!a.variant.empty()) fail("--variant: an ONNX model has no variants");
+    OnnxImportOptions oo;
+    if (a.batch_given) oo.symbolic_dim = a.batch;
+    w = make_onnx_workload(a.model, oo, a.seed);
+  } else {
+    models::WorkloadOptions o;
+    o.variant = a.variant;
+    o.mode = models::parse_mode(a.mode);
+    o.batch = a.batch;
+    o.seed = a.seed;
+    o.data = a.data;
+    w = models::make_workload(a.model, o);
+  }
   std::fprintf(stderr, "profiling %s: %d steps (first and last dropped), %d threads\n", w->describe().c_str(),
                a.steps, num_threads());
 
@@ -183,10 +196,11 @@ int run_profile(const ProfileArgs& a) {
 
 Run setup_profile(CLI::App& sub) {
   auto a = std::make_shared<ProfileArgs>();
-  sub.add_option("model", a->model, "workload name from the registry (see plumb info)")->required();
+  sub.add_option("model", a->model, "workload name from the registry (see plumb info), or an ONNX model (.onnx)")
+      ->required();
   sub.add_option("--variant", a->variant, "model variant (default: the model's first)");
-  sub.add_option("--mode", a->mode, "train (forward, backward, optimizer) or infer (forward, no gradients)");
-  CLI::Option* batch = sub.add_option("--batch", a->batch, "batch size (default: the workload's)");
+  CLI::Option* mode = sub.add_option("--mode", a->mode, "train (forward, backward, optimizer) or infer (forward, no gradients); ONNX models: infer");
+  CLI::Option* batch = sub.add_option("--batch", a->batch, "batch size (default: the workload's; ONNX models: the value of symbolic dims)");
   sub.add_option("--steps", a->steps, "steps to run; the first and last are dropped (Fathom protocol)");
   sub.add_option("--data", a->data, "synthetic (one fixed batch) or dataset (the model's dataset, timed as data)");
   sub.add_option("--seed", a->seed, "seed for parameters and synthetic data");
@@ -196,8 +210,9 @@ Run setup_profile(CLI::App& sub) {
   sub.add_option("--top", a->top, "rows of the op-type and module tables");
   sub.add_option("--device", a->device, "device id for % of peak (plumb calibrate --devices); default: this machine's calibration when cached");
   sub.add_option("--sweep", a->sweep, "also time the workload at these intra-op thread counts: 'all' or e.g. 1,2");
-  return [a, batch]() -> int {
+  return [a, batch, mode]() -> int {
     a->batch_given = batch->count() > 0;
+    a->mode_given = mode->count() > 0;
     return run_profile(*a);
   };
 }

@@ -27,6 +27,8 @@ const Command kCommands[] = {
     {"report", "write the characterization report (self-contained HTML) from profile JSON files", plumb::cli::setup_report},
     {"calibrate", "measure this machine's peak sgemm GFLOP/s and memory bandwidth, cached for reports", plumb::cli::setup_calibrate},
     {"graph", "capture a model's forward pass or training step as a graph: JSON and Graphviz DOT", plumb::cli::setup_graph},
+    {"export", "export a model's forward graph to ONNX", plumb::cli::setup_export},
+    {"run", "run an ONNX model on .npy inputs and write its outputs as .npy", plumb::cli::setup_run},
 };
 
 // Every failure is one line on stderr, so scripts can grep it.
