@@ -21,6 +21,11 @@ set(configure_args -S ${FUZZ_DIR} -B ${build} -G ${GENERATOR}
 if(LAUNCHER)
   list(APPEND configure_args -DCMAKE_CXX_COMPILER_LAUNCHER=${LAUNCHER})
 endif()
+# The main build's libplumb.so, for targets that link the rest of plumb from it (onnx); the others
+# ignore it.
+if(PLUMB_LIB)
+  list(APPEND configure_args -DPLUMB_LIB=${PLUMB_LIB} --no-warn-unused-cli)
+endif()
 run("configuring ${FUZZ_DIR} with ${CXX} (does it have libFuzzer? Debian: clang, libclang-rt-14-dev)"
   ${CMAKE_COMMAND} ${configure_args})
 run("building ${NAME}_fuzz" ${CMAKE_COMMAND} --build ${build} --parallel 2)
