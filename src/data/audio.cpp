@@ -1,8 +1,6 @@
 // WAV reading and writing, resampling, the MFCC front end, and the character alphabet for CTC.
 #include "plumb/audio.h"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -12,6 +10,7 @@
 #include <numbers>
 
 #include "plumb/error.h"
+#include "plumb/file_io.h"
 
 namespace plumb::audio {
 
@@ -193,24 +192,7 @@ void write_wav(const std::string& path, std::span<const float> interleaved, int 
       }
     }
   }
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    if (!f) fail("wav: cannot write '", tmp, "'");
-    f.write(reinterpret_cast<const char*>(out.data()), static_cast<std::streamsize>(out.size()));
-    f.flush();
-    if (!f) {
-      std::error_code ec;
-      std::filesystem::remove(tmp, ec);
-      fail("wav: cannot write '", tmp, "'");
-    }
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::filesystem::remove(tmp, ec);
-    fail("wav: cannot rename to '", path, "'");
-  }
+  write_file_atomic(path, std::string_view(reinterpret_cast<const char*>(out.data()), out.size()));
 }
 
 std::vector<float> resample(std::span<const float> x, int from_rate, int to_rate) {

@@ -3,8 +3,6 @@
 #include "plumb/babi.h"
 #include "plumb/cache.h"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <array>
 #include <cctype>
@@ -14,6 +12,7 @@
 #include <sstream>
 
 #include "plumb/error.h"
+#include "plumb/file_io.h"
 #include "plumb/random.h"
 
 namespace plumb::babi {
@@ -56,28 +55,6 @@ std::vector<std::string_view> split(std::string_view s, char sep) {
     out.push_back(s.substr(begin, at == std::string_view::npos ? std::string_view::npos : at - begin));
     if (at == std::string_view::npos) return out;
     begin = at + 1;
-  }
-}
-
-void write_file_atomically(const fs::path& path, const std::string& text) {
-  const fs::path tmp = path.string() + ".tmp" + std::to_string(::getpid());
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    if (!f) fail("babi: cannot write '", tmp.string(), "'");
-    f << text;
-    f.flush();
-    if (!f) {
-      f.close();
-      std::error_code ec;
-      fs::remove(tmp, ec);
-      fail("babi: failed writing '", tmp.string(), "'");
-    }
-  }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) {
-    fs::remove(tmp, ec);
-    fail("babi: cannot rename '", tmp.string(), "' to '", path.string(), "'");
   }
 }
 
@@ -381,8 +358,8 @@ TaskFiles write_task1(const std::string& dir, const GeneratorOptions& o) {
   const std::string test_text = generate_task1(o.test_questions, o, 1);
   TaskFiles files{(fs::path(dir) / "qa1_single-supporting-fact_train.txt").string(),
                   (fs::path(dir) / "qa1_single-supporting-fact_test.txt").string()};
-  write_file_atomically(files.train, train_text);
-  write_file_atomically(files.test, test_text);
+  write_file_atomic(files.train, train_text);
+  write_file_atomic(files.test, test_text);
   return files;
 }
 

@@ -10,12 +10,14 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <sstream>
 #include <set>
 #include <string_view>
 #include <unordered_map>
 #include <utility>
 
 #include "plumb/error.h"
+#include "plumb/file_io.h"
 #include "plumb/random.h"
 
 namespace plumb {
@@ -45,20 +47,12 @@ Sentence split_tokens(std::string_view line) {
   return out;
 }
 
-// Writes through a temp file renamed over `path`, so a reader never sees half a file.
+// Builds the file's text with `body`, then writes it atomically.
 template <class F>
-void write_atomically(const std::string& path, const char* what, F&& body) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) fail(what, ": cannot write '", tmp, "': ", std::strerror(errno));
-    body(out);
-    out.flush();
-    if (!out) fail(what, ": write to '", tmp, "' failed");
-  }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) fail(what, ": cannot rename '", tmp, "' to '", path, "': ", ec.message());
+void write_atomically(const std::string& path, F&& body) {
+  std::ostringstream out;
+  body(out);
+  write_file_atomic(path, out.str());
 }
 
 }  // namespace
@@ -73,7 +67,7 @@ std::vector<Sentence> read_tokenized(const std::string& path) {
 }
 
 void write_tokenized(const std::string& path, const std::vector<Sentence>& sentences) {
-  write_atomically(path, "parallel text", [&](std::ofstream& out) {
+  write_atomically(path, [&](std::ostringstream& out) {
     for (const Sentence& s : sentences) {
       for (size_t i = 0; i < s.size(); ++i) out << (i ? " " : "") << s[i];
       out << '\n';
@@ -146,7 +140,7 @@ Vocabulary Vocabulary::load(const std::string& path) {
 }
 
 void Vocabulary::save(const std::string& path) const {
-  write_atomically(path, "vocabulary", [&](std::ofstream& out) {
+  write_atomically(path, [&](std::ostringstream& out) {
     for (const std::string& w : words_) out << w << '\n';
   });
 }
@@ -206,7 +200,7 @@ std::vector<TokenIds> read_token_ids(const std::string& path, int64_t vocab_size
 }
 
 void write_token_ids(const std::string& path, const std::vector<TokenIds>& sentences) {
-  write_atomically(path, "token ids", [&](std::ofstream& out) {
+  write_atomically(path, [&](std::ostringstream& out) {
     for (const TokenIds& s : sentences) {
       for (size_t i = 0; i < s.size(); ++i) out << (i ? " " : "") << s[i];
       out << '\n';

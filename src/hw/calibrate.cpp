@@ -2,8 +2,6 @@
 // bandwidth (over plumb's pool), cached per host and thread count. Method in docs/hw.md.
 #include "hw/calibrate.h"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -21,6 +19,7 @@
 
 #include "plumb/autograd.h"
 #include "plumb/error.h"
+#include "plumb/file_io.h"
 #include "plumb/ops.h"
 #include "plumb/tensor.h"
 #include "plumb/thread_pool.h"
@@ -174,23 +173,7 @@ void write_cache(const std::string& path, const std::vector<Calibration>& entrie
   std::error_code ec;
   if (p.has_parent_path()) std::filesystem::create_directories(p.parent_path(), ec);
   if (ec) fail(cache_error(path), ": cannot create its directory (", ec.message(), ")");
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    if (!f) fail(cache_error(path), ": cannot write '", tmp, "'");
-    f << text;
-    f.flush();
-    if (!f) {
-      f.close();
-      std::filesystem::remove(tmp, ec);
-      fail(cache_error(path), ": failed writing '", tmp, "'");
-    }
-  }
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::filesystem::remove(tmp, ec);
-    fail(cache_error(path), ": cannot rename '", tmp, "' into place");
-  }
+  write_file_atomic(path, text);
 }
 
 }  // namespace

@@ -1,7 +1,5 @@
 // Profile JSON (schema version 1, docs/profile.md): a stable field order, one array element per line,
 // and a reader that names the file and the field on any problem.
-#include <unistd.h>
-
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -11,6 +9,7 @@
 #include <sstream>
 
 #include "plumb/error.h"
+#include "plumb/file_io.h"
 #include "plumb/profile.h"
 
 namespace plumb::profile {
@@ -323,26 +322,7 @@ Profile from_json(std::string_view text, const std::string& source) {
   return p;
 }
 
-void write_text_file(const std::string& path, std::string_view text) {
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) fail("cannot write ", path, ": ", std::strerror(errno));
-    out.write(text.data(), static_cast<std::streamsize>(text.size()));
-    out.flush();
-    if (!out) {
-      const int err = errno;
-      out.close();
-      std::remove(tmp.c_str());
-      fail("cannot write ", path, ": ", std::strerror(err));
-    }
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int err = errno;
-    std::remove(tmp.c_str());
-    fail("cannot write ", path, ": ", std::strerror(err));
-  }
-}
+void write_text_file(const std::string& path, std::string_view text) { write_file_atomic(path, text); }
 
 void write_profile(const Profile& p, const std::string& path) { write_text_file(path, to_json(p)); }
 

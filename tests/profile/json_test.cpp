@@ -188,7 +188,7 @@ TEST_F(ProfileFiles, WriteErrorsNameThePath) {
     write_text_file(bad, "x");
     ADD_FAILURE() << "wrote into a missing directory";
   } catch (const Error& e) {
-    EXPECT_EQ(std::string(e.what()).rfind("cannot write " + bad + ": ", 0), 0u) << e.what();
+    EXPECT_EQ(std::string(e.what()).rfind(bad + ": cannot write: ", 0), 0u) << e.what();
   }
 }
 

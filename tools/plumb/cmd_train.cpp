@@ -17,6 +17,7 @@
 #include "cli.h"
 #include "plumb/data.h"
 #include "plumb/error.h"
+#include "plumb/file_io.h"
 #include "plumb/models.h"
 #include "plumb/nn/checkpoint.h"
 #include "plumb/nn/optim.h"
@@ -108,24 +109,6 @@ ProgressFn make_progress(int64_t epoch, int64_t epochs, int64_t batch) {
                      format_duration(remaining).c_str());
     }
   };
-}
-
-// Writes `text` to `path` through a temp file and a rename, so readers never see half a file.
-void write_atomically(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    if (!f) fail("--metrics: cannot write '", tmp, "'");
-    f << text;
-    f.flush();
-    if (!f) fail("--metrics: failed writing '", tmp, "'");
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::filesystem::remove(tmp, ec);
-    fail("--metrics: cannot rename into '", path, "'");
-  }
 }
 
 uint64_t parse_u64(const std::string& key, const std::string& value, const std::string& file) {
@@ -244,7 +227,7 @@ int run_train(const TrainArgs& a) {
     j["dataset"] = a.setup.dataset;
     j["train_samples"] = train_set->size();
     j["test_samples"] = last_test.samples;
-    write_atomically(a.metrics, j.dump(2) + "\n");
+    write_file_atomic(a.metrics, j.dump(2) + "\n");
   }
   return 0;
 }
