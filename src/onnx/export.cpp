@@ -53,6 +53,7 @@ EmitFn find_emitter(std::string_view op) {
     add_math_emitters(t);
     add_nn_emitters(t);
     add_movement_emitters(t);
+    add_random_emitters(t);
     return t;
   }();
   const auto it = table.find(op);

@@ -92,6 +92,11 @@ EmitFn find_emitter(std::string_view op);
 void add_math_emitters(std::map<std::string, EmitFn, std::less<>>& table);
 void add_nn_emitters(std::map<std::string, EmitFn, std::less<>>& table);
 void add_movement_emitters(std::map<std::string, EmitFn, std::less<>>& table);
+void add_random_emitters(std::map<std::string, EmitFn, std::less<>>& table);
+
+// The ONNX `seed` of a plumb draw: the seed itself when the draw starts at offset 0 and the seed is
+// exact as a float (plumb's importer then draws the same numbers), else a 24-bit hash of both.
+double onnx_seed(int64_t seed, int64_t offset);
 
 [[noreturn]] void throw_bad_attrs(const graph::Node& n);
 // Attribute struct of a node, checked (an imported or hand-built node could carry another type).

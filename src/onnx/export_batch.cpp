@@ -156,6 +156,11 @@ class Analysis {
     const graph::Node& n = g_.node(val.producer);
     const std::string& op = n.op->name;
     const int in0 = n.inputs.empty() ? -1 : n.inputs[0];
+    // A draw for this batch (a VAE's noise): export draws it in the runtime batch's shape.
+    if (n.op->op_class == OpClass::random) {
+      force(v, axis);
+      return true;
+    }
     if (is_unary_like(op)) return require(in0, axis, depth + 1);
     if (op == "softmax" || op == "log_softmax") {
       if (norm_axis(node_attrs<AxisAttrs>(n).axis, shape(in0).size()) == axis) return false;

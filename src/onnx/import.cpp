@@ -16,6 +16,7 @@
 #include "plumb/file_io.h"
 #include "plumb/graph.h"
 #include "plumb/onnx.h"
+#include "plumb/op_attrs.h"
 #include "plumb/ops.h"
 
 namespace plumb::onnx_io {
@@ -106,6 +107,7 @@ const ConverterTable& converter_table() {
     add_loss_converters(t);
     add_index_converters(t);
     add_resize_converters(t);
+    add_random_converters(t);
     return t;
   }();
   return table;
@@ -478,7 +480,7 @@ void Importer::convert(int index) {
   if (it == table.end())
     fail("onnx: node '", name, "': op ", node.op_type(), " is not supported (plumb imports ", table.size(),
          " ONNX ops; see docs/onnx.md)");
-  bool fold = true;
+  bool fold = !is_random_onnx_op(node.op_type());
   for (const std::string& in : node.input())
     if (!in.empty() && !vals_.at(in).cpu.defined()) fold = false;
 
@@ -574,6 +576,14 @@ graph::Graph Importer::run() {
   }
   // The graph runs on the CPU: constants get their data, every spec its device.
   for (graph::Value& v : graph.values) v.spec.device = kCPU;
+  // Random draws were recorded for the meta device; the graph draws on the CPU.
+  for (graph::Node& n : graph.nodes) {
+    const auto* ra = dynamic_cast<const RandomAttrs*>(n.attrs.get());
+    if (!ra || ra->device == kCPU) continue;
+    auto cpu = std::make_shared<RandomAttrs>(*ra);
+    cpu->device = kCPU;
+    n.attrs = std::move(cpu);
+  }
   for (const Bound& b : bound_) {
     const int id = graph.find_value(b.name);
     if (id < 0) continue;  // bound but never read

@@ -31,6 +31,7 @@ class NodeCtx {
   const std::string& op_type() const { return node_.op_type(); }
   const std::string& name() const { return name_; }  // the node's name, or "<OpType>_<index>"
   int64_t opset() const { return opset_; }            // of the default domain
+  Device device() const { return mode_ == Mode::fold ? kCPU : kMeta; }  // the working device
 
   // ---- inputs; an empty name means an absent optional input ----
   size_t input_count() const { return static_cast<size_t>(node_.input_size()); }
@@ -87,6 +88,13 @@ void add_reduce_converters(ConverterTable& t);
 void add_loss_converters(ConverterTable& t);
 void add_index_converters(ConverterTable& t);
 void add_resize_converters(ConverterTable& t);
+void add_random_converters(ConverterTable& t);
+
+// Random ops are never folded: each stays a node of the graph, drawn when the graph runs.
+bool is_random_onnx_op(std::string_view op_type);
+// ONNX `seed` -> plumb's seed (the draw starts at offset 0): a non-negative integral float is that
+// integer; any other float uses its IEEE-754 bits.
+uint64_t plumb_seed(float seed);
 
 const ConverterTable& converter_table();
 

@@ -96,6 +96,19 @@ TEST_F(ExportCli, FixedBatchOpsetAndCheckpoint) {
   }
 }
 
+// The VAE's latent noise (a `normal` node) is written as RandomNormalLike, with a dynamic batch.
+TEST_F(ExportCli, ExportsTheVaeWithItsNoise) {
+  const std::string file = path("vae.onnx");
+  ASSERT_EQ(run("autoenc -o " + file), 0) << out_;
+  EXPECT_NE(out_.find("batch dynamic\n"), std::string::npos) << out_;
+  const std::string bytes = read_file(file);
+  EXPECT_NO_THROW(check_onnx(bytes));
+  const ::onnx::ModelProto m = onnx_io::parse_model(bytes);
+  int draws = 0;
+  for (const auto& n : m.graph().node()) draws += n.op_type() == "RandomNormalLike";
+  EXPECT_EQ(draws, 1);
+}
+
 TEST_F(ExportCli, ErrorsAreOneLine) {
   auto fails_with = [&](const std::string& args, const std::string& needle) {
     EXPECT_NE(run(args), 0) << args;
@@ -105,7 +118,6 @@ TEST_F(ExportCli, ErrorsAreOneLine) {
   };
   fails_with("mlp -o " + path("a.onnx") + " --opset 12", "opset 12");
   fails_with("nosuchmodel -o " + path("a.onnx"), "nosuchmodel");
-  fails_with("autoenc -o " + path("a.onnx"), "random ops have no ONNX form");
   fails_with("mlp -o " + path("a.onnx") + " --batch 0", "--batch must be positive");
   fails_with("mlp -o " + path("a.onnx") + " --checkpoint " + path("missing.safetensors"), "--checkpoint");
   // A checkpoint of another model names what does not fit.

@@ -198,6 +198,19 @@ std::vector<OpCase> cases() {
   c.push_back({"scatter_add", "scatter_add", {{"axis", int64_t{0}}},
                {{f32({3, 2})}, {i64({0, 2, 2, 0}, {2, 2}), false}, {f32({2, 2})}},
                {"ScatterElements"}, 16, false});
+
+  // Random ops: seed 7 at offset 0 is written as seed 7.0, which plumb's importer draws again exactly.
+  const V rs{2, 3};
+  c.push_back({"normal", "normal", {{"shape", rs}, {"a", 0.5}, {"b", 2.0}, {"seed", int64_t{7}}}, {},
+               {"RandomNormal"}});
+  c.push_back({"normal_f64", "normal", {{"shape", rs}, {"seed", int64_t{7}}, {"dtype", DType::f64}}, {},
+               {"RandomNormal"}});
+  c.push_back({"uniform", "uniform", {{"shape", rs}, {"a", -1.0}, {"b", 3.0}, {"seed", int64_t{7}}}, {},
+               {"RandomUniform"}});
+  c.push_back({"bernoulli", "bernoulli", {{"shape", V{4, 5}}, {"a", 0.3}, {"seed", int64_t{7}}}, {},
+               {"RandomUniform", "Less", "Cast"}});
+  c.push_back({"bernoulli_f64", "bernoulli", {{"shape", V{4, 5}}, {"a", 0.6}, {"seed", int64_t{9}}, {"dtype", DType::f64}},
+               {}, {"RandomUniform", "Less", "Cast"}, 13});
   return c;
 }
 
@@ -286,7 +299,8 @@ TEST(ExportOps, EveryEmitterHasACase) {
       "mul", "div", "pow", "maximum", "minimum", "eq", "ne", "lt", "le", "gt", "ge", "where", "sum", "mean",
       "max", "argmax", "matmul", "conv", "conv_backward_input", "max_pool", "avg_pool", "reshape", "permute",
       "expand", "slice", "split", "concat", "pad", "copy", "index_select", "gather", "scatter_add", "softmax",
-      "log_softmax", "linear", "embedding", "layer_norm", "batch_norm", "local_response_norm", "dropout"};
+      "log_softmax", "linear", "embedding", "layer_norm", "batch_norm", "local_response_norm", "dropout",
+      "normal", "uniform", "bernoulli"};
   EXPECT_EQ(covered, expected);
 }
 
@@ -311,7 +325,7 @@ std::string error_of(const std::function<void()>& f) {
   return "(no error)";
 }
 
-TEST(ExportErrors, TrainingModeAndRandomAndBackwardNodesAreRefused) {
+TEST(ExportErrors, TrainingModeTruncatedNormalAndBackwardNodesAreRefused) {
   manual_seed(2);
   const std::vector<In> bn_in = {{f32({2, 3, 4})}, {f32({3}), false}, {f32({3}), false}, {f32({3}), false},
                                  {positive({3}), false}};
@@ -325,20 +339,22 @@ TEST(ExportErrors, TrainingModeAndRandomAndBackwardNodesAreRefused) {
   EXPECT_NE(drop.find("node 0 (dropout)"), std::string::npos) << drop;
   EXPECT_NE(drop.find("training mode"), std::string::npos) << drop;
 
-  // A random op after a real one: the error names the random node.
+  // A truncated normal after a real op: the error names the random node.
   graph::Graph g;
   const int x = g.add_value(graph::ValueKind::input, "x", TensorSpec{{2, 3}});
   g.inputs.push_back(x);
   const TensorSpec spec{{2, 3}};
   const int relu = g.add_node(op_def("relu"), nullptr, {x}, std::span(&spec, 1));
-  auto ra = op_def("uniform").make_attrs();
+  auto ra = op_def("normal").make_attrs();
   ra->set("shape", std::vector<int64_t>{2, 3});
-  const int u = g.add_node(op_def("uniform"), std::shared_ptr<const Attrs>(std::move(ra)), {}, std::span(&spec, 1));
+  ra->set("lo", -2.0);
+  ra->set("hi", 2.0);
+  const int u = g.add_node(op_def("normal"), std::shared_ptr<const Attrs>(std::move(ra)), {}, std::span(&spec, 1));
   const int sum = g.add_node(op_def("add"), nullptr, {g.node(relu).outputs[0], g.node(u).outputs[0]}, std::span(&spec, 1));
   g.outputs.push_back(g.node(sum).outputs[0]);
   const std::string rnd = error_of([&] { export_onnx(g); });
-  EXPECT_NE(rnd.find("node 1 (uniform)"), std::string::npos) << rnd;
-  EXPECT_NE(rnd.find("random ops have no ONNX form"), std::string::npos) << rnd;
+  EXPECT_NE(rnd.find("node 1 (normal)"), std::string::npos) << rnd;
+  EXPECT_NE(rnd.find("truncated normal"), std::string::npos) << rnd;
 
   // A node of the backward phase.
   graph::Graph b;
@@ -358,6 +374,78 @@ TEST(ExportErrors, TrainingModeAndRandomAndBackwardNodesAreRefused) {
   });
   EXPECT_NE(ctc.find("no ONNX form"), std::string::npos) << ctc;
   EXPECT_NE(ctc.find("(ctc_loss"), std::string::npos) << ctc;
+}
+
+// The ONNX seed of a one-node draw, and the plumb graph it came from.
+struct Draw {
+  graph::Graph g;
+  float seed = -1;
+};
+
+Draw uniform_draw(int64_t seed, int64_t offset) {
+  Draw d;
+  d.g = one_node({"u", "uniform", {{"shape", std::vector<int64_t>{3, 4}}, {"seed", seed}, {"offset", offset}}, {}, {}});
+  const ::onnx::ModelProto m = parsed(export_onnx(d.g));
+  for (const auto& a : m.graph().node(0).attribute())
+    if (a.name() == "seed") d.seed = a.f();
+  return d;
+}
+
+Tensor run_back(const graph::Graph& g) {
+  return graph::execute(import_onnx(export_onnx(g)), {}).at(0);
+}
+
+// Offset 0 and a seed exact in a float: the seed itself, and the import draws the same numbers.
+// Otherwise a 24-bit hash of (seed, offset): distinct draws stay distinct, the numbers differ.
+TEST(ExportRandom, SeedRule) {
+  const Draw exact = uniform_draw(7, 0);
+  EXPECT_EQ(exact.seed, 7.0f);
+  EXPECT_EQ(max_abs_diff(run_back(exact.g), graph::execute(exact.g, {}).at(0)), 0.0);
+  const Draw big = uniform_draw(int64_t{1} << 40, 0);  // a power of two: exact in a float
+  EXPECT_EQ(big.seed, std::ldexp(1.0f, 40));
+  EXPECT_EQ(max_abs_diff(run_back(big.g), graph::execute(big.g, {}).at(0)), 0.0);
+
+  const Draw shifted = uniform_draw(7, 12), other = uniform_draw(7, 24), odd = uniform_draw((int64_t{1} << 40) + 1, 0);
+  for (const Draw* d : {&shifted, &other, &odd}) {
+    EXPECT_GE(d->seed, 0.0f);
+    EXPECT_LT(d->seed, 16777216.0f);
+    EXPECT_EQ(d->seed, std::floor(d->seed));
+    EXPECT_NE(d->seed, 7.0f);
+  }
+  EXPECT_NE(shifted.seed, other.seed);
+  EXPECT_GT(max_abs_diff(run_back(shifted.g), graph::execute(shifted.g, {}).at(0)), 0.0);
+}
+
+// x (B, 3) + noise (B, 3): the noise is drawn in the runtime batch's shape (RandomNormalLike), so the
+// model imported at batch 3 equals x + normal((3, 3)) drawn from the same seed at offset 0.
+TEST(ExportRandom, NoiseFollowsTheDynamicBatch) {
+  manual_seed(4);
+  const TensorSpec spec{{2, 3}};
+  graph::Graph g;
+  const int x = g.add_value(graph::ValueKind::input, "x", spec);
+  g.inputs.push_back(x);
+  auto ra = op_def("normal").make_attrs();
+  ra->set("shape", std::vector<int64_t>{2, 3});
+  ra->set("seed", int64_t{11});
+  const int eps = g.add_node(op_def("normal"), std::shared_ptr<const Attrs>(std::move(ra)), {}, std::span(&spec, 1));
+  const int sum = g.add_node(op_def("add"), nullptr, {x, g.node(eps).outputs[0]}, std::span(&spec, 1));
+  g.outputs.push_back(g.node(sum).outputs[0]);
+
+  OnnxExportReport report;
+  const std::string bytes = export_onnx(g, {}, &report);
+  ASSERT_NO_THROW(check_onnx(bytes));
+  EXPECT_TRUE(report.dynamic_batch) << report.fixed_batch_reason;
+  const std::vector<std::string> types = node_types(parsed(bytes));
+  EXPECT_NE(std::find(types.begin(), types.end(), "RandomNormalLike"), types.end());
+
+  const Tensor x3 = f32({3, 3});
+  OnnxImportOptions io;
+  io.inputs["x"] = x3.spec();
+  const Tensor got = graph::execute(import_onnx(bytes, io), std::vector<Tensor>{x3}).at(0);
+  manual_seed(11);
+  const Tensor want = add(x3, normal({3, 3}));
+  EXPECT_EQ(got.shape(), want.shape());
+  EXPECT_EQ(max_abs_diff(got, want), 0.0);
 }
 
 TEST(ExportErrors, MetaDataAndOpsetsAreRefused) {

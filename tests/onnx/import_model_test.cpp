@@ -13,7 +13,9 @@
 #include <vector>
 
 #include "common/temp_dir.h"
+#include "plumb/error.h"
 #include "plumb/file_io.h"
+#include "plumb/random.h"
 #include "plumb/graph.h"
 #include "plumb/npy.h"
 #include "plumb/onnx.h"
@@ -219,6 +221,101 @@ TEST(OnnxImport, ModelInputs) {
   EXPECT_EQ(in[0].name, "x");
   EXPECT_EQ(in[0].dtype, DType::f32);
   EXPECT_EQ(in[0].shape, (Shape{-1, 3, 8, 8}));
+}
+
+void set_float(pb::NodeProto* n, const std::string& name, float v) {
+  pb::AttributeProto* a = n->add_attribute();
+  a->set_name(name);
+  a->set_type(pb::AttributeProto::FLOAT);
+  a->set_f(v);
+}
+
+// x (2, 5) f32 -> RandomUniformLike(dtype double, low -2, high 3) -> y (2, 5) f64.
+pb::ModelProto uniform_like(const float* seed) {
+  pb::ModelProto m = model();
+  add_value(m.mutable_graph()->mutable_input(), "x", {2, 5});
+  add_value(m.mutable_graph()->mutable_output(), "y", {2, 5}, pb::TensorProto::DOUBLE);
+  pb::NodeProto* n = add_node(m, "RandomUniformLike", {"x"}, {"y"}, "noise");
+  set_int(n, "dtype", pb::TensorProto::DOUBLE);
+  set_float(n, "low", -2.0f);
+  set_float(n, "high", 3.0f);
+  if (seed) set_float(n, "seed", *seed);
+  return m;
+}
+
+// The draw takes the input's shape and the attribute's dtype and range, and stays a node (no fold);
+// seed 5 draws plumb's (5, offset 0), and without a seed the process generator supplies one.
+TEST(OnnxImport, RandomUniformLike) {
+  const float five = 5.0f;
+  const graph::Graph g = import_onnx(uniform_like(&five).SerializeAsString());
+  ASSERT_EQ(g.nodes.size(), 1u);
+  EXPECT_EQ(g.nodes[0].op->name, "uniform");
+  EXPECT_EQ(g.nodes[0].modules, (std::vector<std::string>{"noise"}));
+  const Tensor x = seeded({2, 5}, 1.0, 3);
+  const Tensor y = graph::execute(g, std::vector<Tensor>{x}).at(0);
+  EXPECT_EQ(y.shape(), (Shape{2, 5}));
+  EXPECT_EQ(y.dtype(), DType::f64);
+  const std::vector<double> v = y.to_vector<double>();
+  for (double e : v) {
+    EXPECT_GE(e, -2.0);
+    EXPECT_LT(e, 3.0);
+  }
+  EXPECT_GT(*std::max_element(v.begin(), v.end()) - *std::min_element(v.begin(), v.end()), 1.0);
+  manual_seed(5);
+  EXPECT_EQ(max_abs_diff(y, uniform({2, 5}, -2, 3, DType::f64)), 0.0);
+  // Executing again replays the same recorded draw.
+  EXPECT_EQ(max_abs_diff(graph::execute(g, std::vector<Tensor>{x}).at(0), y), 0.0);
+
+  manual_seed(8);
+  const graph::Graph unseeded = import_onnx(uniform_like(nullptr).SerializeAsString());
+  const Tensor u = graph::execute(unseeded, std::vector<Tensor>{x}).at(0);
+  manual_seed(8);
+  EXPECT_EQ(max_abs_diff(u, uniform({2, 5}, -2, 3, DType::f64)), 0.0);
+  EXPECT_GT(max_abs_diff(u, y), 0.0);
+}
+
+// Bernoulli(p) with p in {0, 1} is certain; p = 0.5 gives both values; the output dtype is `dtype`.
+TEST(OnnxImport, BernoulliAndRandomNormal) {
+  pb::ModelProto m = model(15);
+  add_value(m.mutable_graph()->mutable_input(), "p", {4, 50});
+  add_value(m.mutable_graph()->mutable_output(), "y", {4, 50}, pb::TensorProto::INT32);
+  add_value(m.mutable_graph()->mutable_output(), "z", {3, 7});
+  pb::NodeProto* b = add_node(m, "Bernoulli", {"p"}, {"y"}, "coin");
+  set_int(b, "dtype", pb::TensorProto::INT32);
+  set_float(b, "seed", 2.0f);
+  pb::NodeProto* r = add_node(m, "RandomNormal", {}, {"z"}, "gauss");
+  set_ints(r, "shape", {3, 7});
+  set_float(r, "mean", 10.0f);
+  set_float(r, "scale", 0.5f);
+  set_float(r, "seed", 2.0f);
+  const graph::Graph g = import_onnx(m.SerializeAsString());
+  std::vector<float> pv;
+  for (int i = 0; i < 200; ++i) pv.push_back(i < 50 ? 0.0f : i < 100 ? 1.0f : 0.5f);
+  const std::vector<Tensor> out = graph::execute(g, std::vector<Tensor>{Tensor::from_vector(pv, {4, 50})});
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].dtype(), DType::i32);
+  const std::vector<double> y = out[0].to_vector<double>();
+  int ones = 0;
+  for (int i = 0; i < 200; ++i) {
+    if (i < 50) EXPECT_EQ(y[static_cast<size_t>(i)], 0.0) << i;
+    else if (i < 100) EXPECT_EQ(y[static_cast<size_t>(i)], 1.0) << i;
+    else ones += y[static_cast<size_t>(i)] == 1.0;
+  }
+  EXPECT_GT(ones, 20);
+  EXPECT_LT(ones, 80);
+  manual_seed(2);
+  EXPECT_EQ(max_abs_diff(out[1], normal({3, 7}, 10, 0.5)), 0.0);
+
+  pb::ModelProto bad = model();
+  add_value(bad.mutable_graph()->mutable_output(), "z", {3});
+  add_node(bad, "RandomNormal", {}, {"z"}, "shapeless");
+  try {
+    import_onnx(bad.SerializeAsString());
+    ADD_FAILURE() << "a RandomNormal without a shape imported";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("RandomNormal 'shapeless': attribute 'shape' is missing"), std::string::npos)
+        << e.what();
+  }
 }
 
 class OnnxFiles : public plumb::testing::TempDirTest {};
