@@ -29,6 +29,10 @@ void record(const OpDef& op, const Attrs& attrs, std::span<const Tensor> inputs,
   node->attrs = attrs.clone();
   node->seq = seq;
   node->num_outputs = outputs.size();
+  node->inputs.reserve(inputs.size());
+  node->next.reserve(inputs.size());
+  node->needs_grad.reserve(inputs.size());
+  node->outputs.reserve(outputs.size());
   for (const Tensor& in : inputs) {
     node->inputs.push_back(in.detach());
     Edge e;

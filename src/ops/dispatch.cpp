@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <unordered_map>
@@ -116,6 +117,28 @@ Cost event_cost(const OpDef& op, std::span<const TensorSpec> in, std::span<const
   cache.emplace(h, CostEntry{CostKey{&op, std::vector<TensorSpec>(in.begin(), in.end()), attrs.clone()}, c});
   return c;
 }
+
+// The input specs of a dispatch, in a per-thread buffer kept per nesting depth (composites and
+// contiguous copies dispatch inside a dispatch): after warm-up, building them allocates nothing.
+class SpecBuffer {
+ public:
+  explicit SpecBuffer(size_t n) {
+    thread_local std::deque<std::vector<TensorSpec>> pool;  // deque: growing it moves no buffer in use
+    thread_local size_t depth = 0;
+    depth_ = &depth;
+    if (pool.size() <= depth) pool.emplace_back();
+    specs_ = &pool[depth++];
+    specs_->resize(n);
+  }
+  ~SpecBuffer() { --*depth_; }
+  SpecBuffer(const SpecBuffer&) = delete;
+  SpecBuffer& operator=(const SpecBuffer&) = delete;
+  std::vector<TensorSpec>& specs() { return *specs_; }
+
+ private:
+  std::vector<TensorSpec>* specs_;
+  size_t* depth_;
+};
 
 // Times one observed dispatch: the whole call, less the calls nested in it (the contiguous-input copies
 // it dispatches), so no time counts twice. Unobserved, it does nothing.
@@ -326,15 +349,18 @@ std::vector<Tensor> dispatch(const OpDef& op, std::span<const Tensor> inputs, co
     if (op.min_inputs == op.max_inputs) fail(op.name, ": expects ", op.min_inputs, " inputs, got ", n);
     fail(op.name, ": expects ", op.min_inputs, " to ", op.max_inputs < 0 ? std::string("any number of") : std::to_string(op.max_inputs), " inputs, got ", n);
   }
-  std::vector<TensorSpec> in_specs;
-  in_specs.reserve(inputs.size());
+  SpecBuffer spec_buffer(inputs.size());
+  std::vector<TensorSpec>& in_specs = spec_buffer.specs();
   bool any_requires_grad = false;
   for (int i = 0; i < n; ++i) {
     const Tensor& t = inputs[i];
     if (!t.defined()) fail(op.name, ": input ", i, " is undefined");
     if (i > 0 && t.device() != inputs[0].device())
       fail(op.name, ": input ", i, " is on ", t.device().str(), " but input 0 is on ", inputs[0].device().str());
-    in_specs.push_back(t.spec());
+    TensorSpec& s = in_specs[static_cast<size_t>(i)];
+    s.shape.assign(t.shape().begin(), t.shape().end());  // reuses the buffer's capacity: no allocation
+    s.dtype = t.dtype();
+    s.device = t.device();
     any_requires_grad = any_requires_grad || t.requires_grad();
   }
   std::vector<TensorSpec> out_specs = op.infer(in_specs, attrs);
@@ -404,7 +430,7 @@ std::vector<Tensor> dispatch(const OpDef& op, std::span<const Tensor> inputs, co
   if (observed) {
     // The call ends before the observers run: what they cost is outside every op.
     timing.call_start = call.start();
-    timing.call_end = now_ns();
+    timing.call_end = record_tape ? now_ns() : timing.end;  // nothing ran since the kernel window closed
     timing.self = call.self(timing.call_end);
     const int64_t observed_before = t_observer_ns;
     notify(op, attrs, inputs, outputs, kernel, seq, timing, in_specs, out_specs);

@@ -31,10 +31,10 @@ void check_float(std::string_view op, const TensorSpec& s, std::string_view what
 void check_same_dtype(std::string_view op, const TensorSpec& a, const TensorSpec& b);
 
 // Single-output convenience over the dispatcher.
+// The inputs are read in place (the initializer list's array lives until the call returns): no copy.
 template <class A>
 Tensor call(const OpDef& op, std::initializer_list<Tensor> inputs, const A& attrs) {
-  std::vector<Tensor> in(inputs);
-  return dispatch1(op, in, attrs);
+  return dispatch1(op, std::span<const Tensor>(inputs.begin(), inputs.size()), attrs);
 }
 inline Tensor call(const OpDef& op, std::initializer_list<Tensor> inputs) {
   return call(op, inputs, NoAttrs{});
