@@ -4,7 +4,6 @@
 #include <map>
 #include <queue>
 #include <unordered_map>
-#include <unordered_set>
 
 #include "ops/op_def.h"
 #include "plumb/autograd.h"
@@ -65,10 +64,15 @@ void run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& r
   // Everything the engine dispatches is backward work: vjps, gradient accumulation, zero gradients
   // for unused outputs, casts to a leaf's dtype.
   PhaseScope backward_phase(Phase::backward);
-  std::unordered_map<Node*, int> deps;
+  // One hash entry per reachable node (elements of an unordered_map keep their address as it grows).
+  struct NodeState {
+    int deps = 0;               // edges from nodes not yet run
+    bool seen = false;
+    std::vector<Tensor> grads;  // gradients of the node's outputs, accumulated
+  };
+  std::unordered_map<Node*, NodeState> state;
+  state.reserve(256);
   std::vector<Node*> stack;
-  std::unordered_map<Node*, std::vector<Tensor>> buffers;
-  std::unordered_set<Node*> seen;
   std::unordered_map<const TensorImpl*, size_t> capture_index;
   if (capture)
     for (size_t i = 0; i < capture->size(); ++i) capture_index[(*capture)[i].impl_ptr().get()] = i;
@@ -94,10 +98,13 @@ void run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& r
       continue;
     }
     Node* n = m->grad_fn.get();
-    auto& buf = buffers[n];
-    buf.resize(n->num_outputs);
-    buf[m->output_nr] = accumulate(buf[m->output_nr], root_grads[r]);
-    if (seen.insert(n).second) stack.push_back(n);
+    NodeState& s = state[n];
+    s.grads.resize(n->num_outputs);
+    s.grads[m->output_nr] = accumulate(s.grads[m->output_nr], root_grads[r]);
+    if (!s.seen) {
+      s.seen = true;
+      stack.push_back(n);
+    }
   }
   // Count, for every reachable node, how many edges point at it.
   std::vector<Node*> walk = stack;
@@ -106,14 +113,18 @@ void run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& r
     walk.pop_back();
     for (const Edge& e : n->next) {
       if (!e.node) continue;
-      deps[e.node.get()]++;
-      if (seen.insert(e.node.get()).second) walk.push_back(e.node.get());
+      NodeState& s = state[e.node.get()];
+      ++s.deps;
+      if (!s.seen) {
+        s.seen = true;
+        walk.push_back(e.node.get());
+      }
     }
   }
   auto later_first = [](Node* a, Node* b) { return a->seq < b->seq; };
   std::priority_queue<Node*, std::vector<Node*>, decltype(later_first)> ready(later_first);
   for (Node* n : stack)
-    if (deps[n] == 0) ready.push(n);
+    if (state[n].deps == 0) ready.push(n);
 
   while (!ready.empty()) {
     Node* n = ready.top();
@@ -123,7 +134,7 @@ void run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& r
     if (n->released)
       fail("backward: the graph through '", n->op->name,
            "' was already freed; call backward with retain_graph=true to run it twice");
-    std::vector<Tensor>& grads = buffers[n];
+    std::vector<Tensor>& grads = state[n].grads;
     grads.resize(n->num_outputs);
     for (size_t i = 0; i < grads.size(); ++i)
       if (!grads[i].defined()) grads[i] = Tensor::zeros(n->outputs[i].shape(), n->outputs[i].dtype(), n->outputs[i].device());
@@ -135,7 +146,7 @@ void run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& r
     if (input_grads.size() != n->next.size())
       fail("backward: vjp of '", n->op->name, "' returned ", input_grads.size(), " gradients for ", n->next.size(),
            " inputs");
-    buffers.erase(n);
+    std::vector<Tensor>().swap(grads);  // the output gradients are no longer needed: free them now
     for (size_t i = 0; i < n->next.size(); ++i) {
       const Edge& e = n->next[i];
       if (!n->needs_grad[i]) continue;
@@ -145,7 +156,7 @@ void run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& r
         fail("backward: vjp of '", n->op->name, "' gave input ", i, " a gradient of shape ", shape_str(g.shape()),
              " for an input of shape ", shape_str(n->inputs[i].shape()));
       if (e.node) {
-        auto& buf = buffers[e.node.get()];
+        std::vector<Tensor>& buf = state[e.node.get()].grads;
         buf.resize(e.node->num_outputs);
         buf[e.output_nr] = accumulate(buf[e.output_nr], g);
       } else if (e.leaf) {
@@ -153,7 +164,7 @@ void run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& r
       }
     }
     for (const Edge& e : n->next)
-      if (e.node && --deps[e.node.get()] == 0) ready.push(e.node.get());
+      if (e.node && --state[e.node.get()].deps == 0) ready.push(e.node.get());
     if (!retain_graph) {
       n->inputs.clear();
       n->outputs.clear();
