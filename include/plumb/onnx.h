@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "plumb/graph.h"
@@ -56,6 +57,17 @@ struct OnnxImportOptions {
 // dims, a node the graph cannot run.
 graph::Graph import_onnx(std::string_view bytes, const OnnxImportOptions& options = {});
 graph::Graph load_onnx(const std::string& path, const OnnxImportOptions& options = {});
+
+// An import specialized to example tensors: each becomes a graph input of its spec, except those
+// whose values the import needs (a Reshape's shape fed as a graph input), which are fixed
+// (OnnxImportOptions::values) and the import retried. Other errors propagate unchanged.
+struct OnnxFedImport {
+  graph::Graph graph;
+  std::vector<Tensor> inputs;      // the tensors the graph takes, in the given order
+  std::vector<std::string> fixed;  // the inputs fixed at import
+};
+OnnxFedImport import_onnx_fed(std::string_view bytes, const std::vector<std::pair<std::string, Tensor>>& given,
+                              OnnxImportOptions options = {});
 
 // ONNX op types the importer handles (default domain), sorted.
 std::vector<std::string> onnx_supported_ops();

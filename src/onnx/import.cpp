@@ -605,6 +605,47 @@ graph::Graph import_onnx(std::string_view bytes, const OnnxImportOptions& option
   return importer.run();
 }
 
+namespace {
+// The graph input an import error says must be constant: "... (value 'x') is not constant ...".
+std::string needed_value(const std::string& message) {
+  const std::string marker = "(value '";
+  const size_t at = message.find(marker);
+  if (at == std::string::npos || message.find("is not constant", at) == std::string::npos) return "";
+  const size_t begin = at + marker.size(), end = message.find('\'', begin);
+  return end == std::string::npos ? "" : message.substr(begin, end - begin);
+}
+}  // namespace
+
+OnnxFedImport import_onnx_fed(std::string_view bytes, const std::vector<std::pair<std::string, Tensor>>& given,
+                              OnnxImportOptions options) {
+  OnnxFedImport r;
+  std::set<std::string> fixed;
+  for (;;) {  // at most one retry per given input
+    options.inputs.clear();
+    options.values.clear();
+    r.inputs.clear();
+    for (const auto& [name, t] : given) {
+      if (fixed.count(name)) {
+        options.values[name] = t;
+      } else {
+        options.inputs[name] = t.spec();
+        r.inputs.push_back(t);
+      }
+    }
+    try {
+      r.graph = import_onnx(bytes, options);
+      break;
+    } catch (const Error& e) {
+      const std::string name = needed_value(e.what());
+      const bool is_given = std::any_of(given.begin(), given.end(), [&](const auto& p) { return p.first == name; });
+      if (!is_given || fixed.count(name)) throw;
+      fixed.insert(name);
+    }
+  }
+  r.fixed.assign(fixed.begin(), fixed.end());
+  return r;
+}
+
 graph::Graph load_onnx(const std::string& path, const OnnxImportOptions& options) {
   const std::string bytes = read_file(path);
   try {

@@ -180,27 +180,34 @@ struct Timing {
   int64_t self = 0;
 };
 
-void notify(const OpDef& op, const Attrs& attrs, std::span<const Tensor> inputs, std::span<const Tensor> outputs,
-            const Kernel* kernel, uint64_t seq, const Timing& t, std::span<const TensorSpec> in_specs,
-            std::span<const TensorSpec> out_specs) {
+// An event's fields that come from the call and this thread's context.
+OpEvent base_event(const OpDef& op, const Attrs& attrs, std::span<const Tensor> inputs,
+                   std::span<const Tensor> outputs, uint64_t seq) {
   OpEvent e;
   e.op = &op;
   e.attrs = &attrs;
   e.inputs = inputs;
   e.outputs = outputs;
-  e.kernel = kernel;
   e.seq = seq;
   e.forward_seq = t_forward_seq;
   e.phase = t_phase;
+  e.regions = t_regions;
+  e.modules = t_modules;
+  e.nested = t_op_depth > 0;
+  return e;
+}
+
+void notify(const OpDef& op, const Attrs& attrs, std::span<const Tensor> inputs, std::span<const Tensor> outputs,
+            const Kernel* kernel, uint64_t seq, const Timing& t, std::span<const TensorSpec> in_specs,
+            std::span<const TensorSpec> out_specs) {
+  OpEvent e = base_event(op, attrs, inputs, outputs, seq);
+  e.kernel = kernel;
   e.start_ns = t.start;
   e.end_ns = t.end;
   e.call_start_ns = t.call_start;
   e.call_end_ns = t.call_end;
   e.self_ns = t.self;
   e.cost = event_cost(op, in_specs, out_specs, attrs);
-  e.regions = t_regions;
-  e.modules = t_modules;
-  e.nested = t_op_depth > 0;
   for_each_observer([&](DispatchObserver& o) { o.on_op(e); });
   t_observer_ns += now_ns() - t.call_end;
 }
@@ -209,17 +216,7 @@ void notify(const OpDef& op, const Attrs& attrs, std::span<const Tensor> inputs,
 void notify_composite(const OpDef& op, const Attrs& attrs, std::span<const Tensor> inputs,
                       std::span<const Tensor> outputs, uint64_t seq, std::span<const TensorSpec> in_specs) {
   const int64_t t = now_ns();
-  OpEvent e;
-  e.op = &op;
-  e.attrs = &attrs;
-  e.inputs = inputs;
-  e.outputs = outputs;
-  e.seq = seq;
-  e.forward_seq = t_forward_seq;
-  e.phase = t_phase;
-  e.regions = t_regions;
-  e.modules = t_modules;
-  e.nested = t_op_depth > 0;
+  OpEvent e = base_event(op, attrs, inputs, outputs, seq);
   std::vector<TensorSpec> out_specs;
   out_specs.reserve(outputs.size());
   for (const Tensor& o : outputs) out_specs.push_back(o.spec());

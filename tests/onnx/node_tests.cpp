@@ -115,15 +115,6 @@ std::string compare(const Tensor& got, const Tensor& want, const std::string& na
   return m;
 }
 
-// The graph input an import error says must be constant: "... (value 'x') is not constant ...".
-std::string needed_value(const std::string& message) {
-  const std::string marker = "(value '";
-  const size_t at = message.find(marker);
-  if (at == std::string::npos || message.find("is not constant", at) == std::string::npos) return "";
-  const size_t begin = at + marker.size(), end = message.find('\'', begin);
-  return end == std::string::npos ? "" : message.substr(begin, end - begin);
-}
-
 // Imports, executes and compares one case; throws Error on any failure. When the import needs an
 // input's value (Reshape's shape fed as a graph input), that input is fixed at import and the
 // import retried; `fixed` says so. Random-op cases pass compare_values = false.
@@ -140,34 +131,9 @@ void run_case(const fs::path& dir, const ::onnx::ModelProto& model, bool compare
     const fs::path file = set / ("input_" + std::to_string(k++) + ".pb");
     given.emplace_back(in.name(), tensor_from_onnx(read_file(file.string())));
   }
-  std::set<std::string> values;  // inputs fixed at import
-  std::vector<Tensor> inputs;
-  graph::Graph g;
-  fixed = false;
-  for (;;) {
-    OnnxImportOptions options;
-    inputs.clear();
-    for (const auto& [name, t] : given) {
-      if (values.count(name)) {
-        options.values[name] = t;
-      } else {
-        options.inputs[name] = t.spec();
-        inputs.push_back(t);
-      }
-    }
-    try {
-      g = import_onnx(bytes, options);
-      break;
-    } catch (const Error& e) {
-      const std::string name = needed_value(e.what());
-      bool is_input = false;
-      for (const auto& [n, t] : given) is_input = is_input || n == name;
-      if (!is_input || values.count(name)) throw;
-      values.insert(name);
-      fixed = true;
-    }
-  }
-  const std::vector<Tensor> outs = graph::execute(g, inputs);
+  const OnnxFedImport fed = import_onnx_fed(bytes, given);
+  fixed = !fed.fixed.empty();
+  const std::vector<Tensor> outs = graph::execute(fed.graph, fed.inputs);
   if (outs.size() != static_cast<size_t>(model.graph().output_size()))
     fail("the graph gave ", outs.size(), " outputs, the model declares ", model.graph().output_size());
   for (int i = 0; i < model.graph().output_size(); ++i) {

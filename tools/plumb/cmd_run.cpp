@@ -53,15 +53,6 @@ std::string preview(const Tensor& t) {
   return s + "]";
 }
 
-// The graph input an import error says must be constant: "... (value 'x') is not constant ...".
-std::string needed_value(const std::string& message) {
-  const std::string marker = "(value '";
-  const size_t at = message.find(marker);
-  if (at == std::string::npos || message.find("is not constant", at) == std::string::npos) return "";
-  const size_t begin = at + marker.size(), end = message.find('\'', begin);
-  return end == std::string::npos ? "" : message.substr(begin, end - begin);
-}
-
 int run_model(const RunArgs& a) {
   if (a.symbolic_dim < 1) fail("--symbolic-dim must be positive, got ", a.symbolic_dim);
   const std::string bytes = read_file(a.model);
@@ -109,32 +100,18 @@ int run_model(const RunArgs& a) {
   }
 
   // Inputs that set shapes (Reshape's shape fed as an input) are fixed at import: plumb has their values.
-  std::set<std::string> fixed;
-  std::vector<Tensor> inputs;
-  graph::Graph g;
-  for (;;) {
-    OnnxImportOptions options;
-    options.symbolic_dim = a.symbolic_dim;
-    inputs.clear();
-    for (const auto& [name, t] : given) {
-      if (fixed.count(name)) {
-        options.values[name] = t;
-      } else {
-        options.inputs[name] = t.spec();
-        inputs.push_back(t);
-      }
-    }
-    try {
-      g = import_onnx(bytes, options);
-      break;
-    } catch (const Error& e) {
-      const std::string name = needed_value(e.what());
-      const bool is_input = std::any_of(given.begin(), given.end(), [&](const auto& p) { return p.first == name; });
-      if (!is_input || fixed.count(name)) fail(a.model, ": ", e.what());
-      fixed.insert(name);
-    }
+  OnnxImportOptions options;
+  options.symbolic_dim = a.symbolic_dim;
+  OnnxFedImport fed;
+  try {
+    fed = import_onnx_fed(bytes, given, options);
+  } catch (const Error& e) {
+    fail(a.model, ": ", e.what());
   }
-  for (const std::string& name : fixed) std::fprintf(stderr, "input '%s' is fixed at import (it sets a shape)\n", name.c_str());
+  const graph::Graph& g = fed.graph;
+  const std::vector<Tensor>& inputs = fed.inputs;
+  for (const std::string& name : fed.fixed)
+    std::fprintf(stderr, "input '%s' is fixed at import (it sets a shape)\n", name.c_str());
 
   const std::vector<Tensor> outs = graph::execute(g, inputs);
   std::error_code ec;
