@@ -55,21 +55,18 @@ void check_untruncated(const Node& n, const RandomAttrs& a) {
          ") has no ONNX form; ONNX's RandomNormal cannot redraw values outside an interval");
 }
 
-void emit_normal(ExportContext& ctx, const Node& n) {
+// A draw whose two parameters are plumb's (a, b) under their ONNX names.
+void emit_two_parameter_draw(ExportContext& ctx, const Node& n, std::string_view type, const char* a_name,
+                             const char* b_name) {
   const auto& a = node_attrs<RandomAttrs>(n);
   check_untruncated(n, a);
-  pb::NodeProto& node = draw(ctx, n, a, "RandomNormal", ctx.out_name(n, 0), to_onnx_dtype(a.dtype));
-  attr(node, "mean", a.a);
-  attr(node, "scale", a.b);
+  pb::NodeProto& node = draw(ctx, n, a, type, ctx.out_name(n, 0), to_onnx_dtype(a.dtype));
+  attr(node, a_name, a.a);
+  attr(node, b_name, a.b);
 }
 
-void emit_uniform(ExportContext& ctx, const Node& n) {
-  const auto& a = node_attrs<RandomAttrs>(n);
-  check_untruncated(n, a);
-  pb::NodeProto& node = draw(ctx, n, a, "RandomUniform", ctx.out_name(n, 0), to_onnx_dtype(a.dtype));
-  attr(node, "low", a.a);
-  attr(node, "high", a.b);
-}
+void emit_normal(ExportContext& ctx, const Node& n) { emit_two_parameter_draw(ctx, n, "RandomNormal", "mean", "scale"); }
+void emit_uniform(ExportContext& ctx, const Node& n) { emit_two_parameter_draw(ctx, n, "RandomUniform", "low", "high"); }
 
 // plumb's bernoulli is u < p with u drawn in f64 from the same counters as a uniform(0, 1) f64
 // draw, so RandomUniform(double) + Less reproduces it bit for bit after import.
