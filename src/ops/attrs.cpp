@@ -2,6 +2,7 @@
 
 #include <functional>
 #include <sstream>
+#include <typeinfo>
 
 #include "plumb/error.h"
 
@@ -37,6 +38,47 @@ template <class T>
 void hash_combine(size_t& seed, const T& v) {
   seed ^= std::hash<T>{}(v) + 0x9e3779b97f4a7c15ull + (seed << 6) + (seed >> 2);
 }
+
+// Hashes the values as they are (no printing): the profiler hashes a composite's attributes per call.
+class Hasher final : public AttrVisitor {
+ public:
+  size_t seed = 0;
+  void field(const char* /*name*/, AttrValue& v) override {  // equal objects share a type: names add nothing
+    hash_combine(seed, v.index());
+    std::visit([&](const auto& x) { add(x); }, v);
+  }
+
+ private:
+  template <class T>
+  void add(const T& x) {
+    hash_combine(seed, x);
+  }
+  template <class T>
+  void add(const std::vector<T>& xs) {
+    hash_combine(seed, xs.size());
+    for (const T& x : xs) hash_combine(seed, x);
+  }
+  void add(DType d) { hash_combine(seed, static_cast<int>(d)); }
+  void add(const Device& d) {
+    hash_combine(seed, static_cast<int>(d.type));
+    hash_combine(seed, d.index);
+  }
+};
+
+// Compares field by field against another object's values, in declaration order (same type).
+class CompareWith final : public AttrVisitor {
+ public:
+  explicit CompareWith(const AttrList& other) : other_(other) {}
+  bool equal = true;
+  void field(const char* /*name*/, AttrValue& v) override {
+    equal = equal && i_ < other_.size() && v == other_[i_].second;
+    ++i_;
+  }
+
+ private:
+  const AttrList& other_;
+  size_t i_ = 0;
+};
 }  // namespace
 
 AttrList Attrs::list() const {
@@ -52,15 +94,18 @@ void Attrs::set(const std::string& name, const AttrValue& value) {
   if (!a.found) fail("unknown attribute '", name, "'");
 }
 
-bool Attrs::operator==(const Attrs& other) const { return typeid(*this) == typeid(other) && list() == other.list(); }
+bool Attrs::operator==(const Attrs& other) const {
+  if (typeid(*this) != typeid(other)) return false;
+  const AttrList theirs = other.list();
+  CompareWith compare(theirs);
+  const_cast<Attrs*>(this)->visit(compare);  // changes nothing
+  return compare.equal;
+}
 
 size_t Attrs::hash() const {
-  size_t seed = 0;
-  for (const auto& [name, v] : list()) {
-    hash_combine(seed, name);
-    hash_combine(seed, attr_value_str(v));
-  }
-  return seed;
+  Hasher h;
+  const_cast<Attrs*>(this)->visit(h);  // changes nothing
+  return h.seed;
 }
 
 std::string attr_value_str(const AttrValue& v) {

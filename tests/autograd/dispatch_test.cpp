@@ -93,6 +93,11 @@ TEST(Dispatch, AttrsVisitForEqualityAndPrinting) {
   EXPECT_EQ(a.hash(), b.hash());
   b.groups = 2;
   EXPECT_FALSE(a == b);
+  EXPECT_NE(a.hash(), b.hash());
+  ConvAttrs c = a;
+  c.padding = {0, 0};  // a different value, not only a different string
+  EXPECT_FALSE(a == c);
+  EXPECT_NE(a.hash(), c.hash());
   EXPECT_EQ(a.str(), "stride=[2, 2], padding=[], dilation=[], groups=1");
   b.set("groups", int64_t{1});
   EXPECT_TRUE(a == b);
