@@ -10,13 +10,15 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "core/clock.h"
+#include "core/spin_lock.h"
 #include "ops/op_def.h"
 
 namespace plumb {
 
 namespace {
 std::atomic<int> g_observer_count{0};
-std::mutex g_observer_mu;
+SpinLock g_observer_mu;  // held while observers run: one callback at a time, process-wide
 std::vector<DispatchObserver*> g_observers;
 TapeRecorder g_tape = nullptr;
 
@@ -148,7 +150,7 @@ class CallTimer {
     if (!on_) return;
     saved_ = t_nested_ns;
     t_nested_ns = 0;
-    start_ = now_ns();
+    start_ = clock::now();
   }
   ~CallTimer() {
     if (on_) t_nested_ns = saved_;  // thrown: the enclosing op is not charged
@@ -209,20 +211,20 @@ void notify(const OpDef& op, const Attrs& attrs, std::span<const Tensor> inputs,
   e.self_ns = t.self;
   e.cost = event_cost(op, in_specs, out_specs, attrs);
   for_each_observer([&](DispatchObserver& o) { o.on_op(e); });
-  t_observer_ns += now_ns() - t.call_end;
+  t_observer_ns += clock::now() - t.call_end;
 }
 
 // A composite that ran as its decomposition: the call, for observers that fold it (graph capture).
 void notify_composite(const OpDef& op, const Attrs& attrs, std::span<const Tensor> inputs,
                       std::span<const Tensor> outputs, uint64_t seq, std::span<const TensorSpec> in_specs) {
-  const int64_t t = now_ns();
+  const int64_t t = clock::now();
   OpEvent e = base_event(op, attrs, inputs, outputs, seq);
   std::vector<TensorSpec> out_specs;
   out_specs.reserve(outputs.size());
   for (const Tensor& o : outputs) out_specs.push_back(o.spec());
   e.cost = event_cost(op, in_specs, out_specs, attrs);
   for_each_observer([&](DispatchObserver& o) { o.on_composite(e); });
-  t_observer_ns += now_ns() - t;
+  t_observer_ns += clock::now() - t;
 }
 
 // Runs `f` on every observer and charges the time to this thread's observer clock; `t` is the
@@ -230,14 +232,11 @@ void notify_composite(const OpDef& op, const Attrs& attrs, std::span<const Tenso
 template <class F>
 void notify_timed(int64_t t, F&& f) {
   for_each_observer(f);
-  t_observer_ns += now_ns() - t;
+  t_observer_ns += clock::now() - t;
 }
 }  // namespace
 
-int64_t now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
+int64_t now_ns() { return clock::now(); }
 
 int64_t observer_ns_on_this_thread() { return t_observer_ns; }
 
@@ -275,13 +274,13 @@ Phase current_phase() { return t_phase; }
 RegionScope::RegionScope(std::string name) {
   t_regions.push_back(std::move(name));
   if (observing()) {
-    const int64_t t = now_ns();
+    const int64_t t = clock::now();
     notify_timed(t, [&](DispatchObserver& o) { o.on_region_begin(t_regions.back(), t); });
   }
 }
 RegionScope::~RegionScope() {
   if (observing()) {
-    const int64_t t = now_ns();
+    const int64_t t = clock::now();
     notify_timed(t, [&](DispatchObserver& o) { o.on_region_end(t_regions.back(), t); });
   }
   t_regions.pop_back();
@@ -290,13 +289,13 @@ RegionScope::~RegionScope() {
 ModuleScope::ModuleScope(std::string name) {
   t_modules.push_back(std::move(name));
   if (observing()) {
-    const int64_t t = now_ns();
+    const int64_t t = clock::now();
     notify_timed(t, [&](DispatchObserver& o) { o.on_module_begin(t_modules, t); });
   }
 }
 ModuleScope::~ModuleScope() {
   if (observing()) {
-    const int64_t t = now_ns();
+    const int64_t t = clock::now();
     notify_timed(t, [&](DispatchObserver& o) { o.on_module_end(t_modules, t); });
   }
   t_modules.pop_back();
@@ -389,17 +388,17 @@ std::vector<Tensor> dispatch(const OpDef& op, std::span<const Tensor> inputs, co
   std::vector<Tensor> outputs;
   outputs.reserve(out_specs.size());
   if (device.type == DeviceType::meta) {
-    if (observed) timing.start = now_ns();
+    if (observed) timing.start = clock::now();
     for (const TensorSpec& s : out_specs) outputs.push_back(Tensor::from_spec(s));
-    if (observed) timing.end = now_ns();
+    if (observed) timing.end = clock::now();
     if (t_cost_probe) *t_cost_probe += op_cost(op, in_specs, out_specs, attrs);
   } else if (op.is_view()) {
-    if (observed) timing.start = now_ns();
+    if (observed) timing.start = clock::now();
     if (op.views)
       outputs = op.views(inputs[0], out_specs, attrs);
     else
       outputs.push_back(op.view(inputs[0], out_specs[0], attrs));
-    if (observed) timing.end = now_ns();
+    if (observed) timing.end = clock::now();
   } else {
     if (!kernel) no_kernel(op, device, key_dtype);
     InsideOp inside;
@@ -417,17 +416,17 @@ std::vector<Tensor> dispatch(const OpDef& op, std::span<const Tensor> inputs, co
       if (!contiguous_inputs.empty()) kernel_inputs = contiguous_inputs;
     }
     // The copies above are ops of their own, nested in this call; the kernel window starts after them.
-    if (observed) timing.start = now_ns();
+    if (observed) timing.start = clock::now();
     for (const TensorSpec& s : out_specs) outputs.push_back(Tensor::from_spec(s));
     KernelArgs args{kernel_inputs, outputs, attrs};
     kernel->fn(args);
-    if (observed) timing.end = now_ns();
+    if (observed) timing.end = clock::now();
   }
   if (record_tape) g_tape(op, attrs, inputs, outputs, seq);
   if (observed) {
     // The call ends before the observers run: what they cost is outside every op.
     timing.call_start = call.start();
-    timing.call_end = record_tape ? now_ns() : timing.end;  // nothing ran since the kernel window closed
+    timing.call_end = record_tape ? clock::now() : timing.end;  // nothing ran since the kernel window closed
     timing.self = call.self(timing.call_end);
     const int64_t observed_before = t_observer_ns;
     notify(op, attrs, inputs, outputs, kernel, seq, timing, in_specs, out_specs);

@@ -9,6 +9,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "core/spin_lock.h"
 #include "plumb/op.h"
 #include "plumb/profile.h"
 
@@ -130,22 +131,11 @@ struct ThreadState {
   std::vector<OpenSpan> open_regions, open_modules;
 };
 
-// Callbacks already run one at a time under the dispatcher's observer lock; this lock only orders
-// them against begin_step / end_step / finish, so an uncontended acquire must be as cheap as can be.
-class SpinLock {
- public:
-  void lock() {
-    while (flag_.test_and_set(std::memory_order_acquire)) std::this_thread::yield();
-  }
-  void unlock() { flag_.clear(std::memory_order_release); }
-
- private:
-  std::atomic_flag flag_ = ATOMIC_FLAG_INIT;
-};
-
 }  // namespace
 
 struct Profiler::Impl {
+  // Callbacks already run one at a time under the dispatcher's observer lock; this lock only orders
+  // them against begin_step / end_step / finish.
   mutable SpinLock mu;
   bool attached = false;
   std::vector<ThreadState> threads;
@@ -270,6 +260,7 @@ Profiler::Profiler() : impl_(std::make_unique<Impl>()) {
 Profiler::~Profiler() { detach(); }
 
 void Profiler::attach() {
+  now_ns();  // the clock calibrates on first use (once per process): not inside anything timed
   {
     std::lock_guard lock(impl_->mu);
     if (impl_->attached) return;
