@@ -44,15 +44,15 @@ Scale calibrate() {
       ns = steady_ns();
       const uint64_t b = __rdtsc();
       tsc = a + (b - a) / 2;
-      if (b - a < 2000) return;  // under a microsecond: the rate is good to 1e-4
+      if (b - a < 2000) return true;  // under a microsecond: the rate is good to 1e-4
     }
+    return false;  // preempted every time: no rate worth trusting
   };
   uint64_t t0 = 0, t1 = 0;
   int64_t n0 = 0, n1 = 0;
-  pair(t0, n0);
+  if (!pair(t0, n0)) return s;
   std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  pair(t1, n1);
-  if (t1 <= t0 || n1 <= n0) return s;
+  if (!pair(t1, n1) || t1 <= t0 || n1 <= n0) return s;
   const double ns_per_tick = static_cast<double>(n1 - n0) / static_cast<double>(t1 - t0);
   if (!(ns_per_tick > 0.01 && ns_per_tick < 100)) return s;  // 10 MHz .. 100 GHz: anything else is broken
   s.tsc = true;
