@@ -135,6 +135,10 @@ class Importer {
   Tensor meta_of(const std::string& name);
   Tensor bind_constant(const Tensor& cpu, const std::string& base, bool parameter);
   bool used(const std::string& name) const { return used_.count(name) > 0; }
+  // The value a node needed as a constant and did not get (set just before that error is thrown):
+  // a graph input here can be fixed at import and the import retried (import_onnx_fed).
+  void note_needed_constant(const std::string& value) { needed_constant_ = value; }
+  const std::string& needed_constant() const { return needed_constant_; }
 
  private:
   void check_header();
@@ -151,6 +155,7 @@ class Importer {
   std::unordered_set<std::string> used_;   // read by a node or a graph output
   std::unordered_set<std::string> taken_;  // names bound in the capture or reserved for outputs
   std::unordered_set<const TensorImpl*> leaves_;  // meta tensors no captured op produced
+  std::string needed_constant_;
   struct Bound {
     std::string name;
     Tensor data;
@@ -190,9 +195,11 @@ const Tensor* NodeCtx::constant(size_t i) const {
 Tensor NodeCtx::need_constant(size_t i, std::string_view what) const {
   if (!has_input(i)) fail("input '", what, "' is missing");
   const Tensor* c = constant(i);
-  if (!c)
+  if (!c) {
+    imp_.note_needed_constant(node_.input(static_cast<int>(i)));
     fail("input '", what, "' (value '", node_.input(static_cast<int>(i)),
          "') is not constant (data-dependent shapes are not supported)");
+  }
   return *c;
 }
 
@@ -605,19 +612,9 @@ graph::Graph import_onnx(std::string_view bytes, const OnnxImportOptions& option
   return importer.run();
 }
 
-namespace {
-// The graph input an import error says must be constant: "... (value 'x') is not constant ...".
-std::string needed_value(const std::string& message) {
-  const std::string marker = "(value '";
-  const size_t at = message.find(marker);
-  if (at == std::string::npos || message.find("is not constant", at) == std::string::npos) return "";
-  const size_t begin = at + marker.size(), end = message.find('\'', begin);
-  return end == std::string::npos ? "" : message.substr(begin, end - begin);
-}
-}  // namespace
-
 OnnxFedImport import_onnx_fed(std::string_view bytes, const std::vector<std::pair<std::string, Tensor>>& given,
                               OnnxImportOptions options) {
+  const ::onnx::ModelProto model = onnx_io::parse_model(bytes);  // once, for every attempt
   OnnxFedImport r;
   std::set<std::string> fixed;
   for (;;) {  // at most one retry per given input
@@ -632,11 +629,12 @@ OnnxFedImport import_onnx_fed(std::string_view bytes, const std::vector<std::pai
         r.inputs.push_back(t);
       }
     }
+    onnx_io::Importer importer(model, options);
     try {
-      r.graph = import_onnx(bytes, options);
+      r.graph = importer.run();
       break;
-    } catch (const Error& e) {
-      const std::string name = needed_value(e.what());
+    } catch (const Error&) {
+      const std::string& name = importer.needed_constant();
       const bool is_given = std::any_of(given.begin(), given.end(), [&](const auto& p) { return p.first == name; });
       if (!is_given || fixed.count(name)) throw;
       fixed.insert(name);
